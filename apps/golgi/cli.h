@@ -1,0 +1,77 @@
+// Shared pieces of the golgi command line: subcommand registration and options binding.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "golgi/core/options.h"
+
+namespace golgi::cli {
+
+// Exit codes (DESIGN.md): 0 success, 1 an experiment ran and a claim failed, 2 error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitClaimFailed = 1;
+inline constexpr int kExitError = 2;
+inline constexpr int kExitInterrupted = 130;
+
+// Each subcommand registers itself on the app and stores its action in `run` (called after a
+// successful parse; returns the exit code).
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_info(CLI::App& app);
+Command add_inspect(CLI::App& app);
+Command add_train(CLI::App& app);
+Command add_eval(CLI::App& app);
+Command add_record(CLI::App& app);
+Command add_repro(CLI::App& app);
+
+// The full command line, for provenance in model cards and results.
+const std::string& command_line();
+void set_command_line(int argc, char** argv);
+
+// Binds every field of an options schema to a flag `--field-name` (underscores become dashes).
+// Values are applied, and validated by the schema, when apply() is called after parsing; only
+// flags the user gave are applied, so defaults stay those of the options struct.
+template <typename O>
+class SchemaFlags {
+ public:
+  SchemaFlags(CLI::App* app, const OptionSchema<O>& schema, const O& defaults, const std::vector<std::string>& skip = {})
+      : schema_(schema) {
+    for (const auto& field : schema.fields()) {
+      bool skipped = false;
+      for (const auto& s : skip) skipped = skipped || s == field.name;
+      if (skipped) continue;
+      std::string flag = "--" + field.name;
+      for (auto& c : flag)
+        if (c == '_') c = '-';
+      auto value = std::make_shared<std::string>();
+      std::string help = field.help + " [" + field.type + ", " + field.accepted + "; default " +
+                         field.get(defaults).dump() + "]";
+      CLI::Option* option = app->add_option(flag, *value, help);
+      option->type_name(field.type == "int list" ? "INT,INT,..." : field.type == "bool" ? "BOOL" : "");
+      bindings_.push_back({field.name, option, value});
+    }
+  }
+  void apply(O& options) const {
+    for (const auto& b : bindings_)
+      if (b.option->count() > 0) schema_.set_from_string(options, b.field, *b.value);
+  }
+
+ private:
+  struct Binding {
+    std::string field;
+    CLI::Option* option;
+    std::shared_ptr<std::string> value;
+  };
+  const OptionSchema<O>& schema_;
+  std::vector<Binding> bindings_;
+};
+
+}  // namespace golgi::cli

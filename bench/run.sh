@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Runs golgi's benchmarks next to their peers and writes bench/results/*.json (see bench/README.md).
+#
+#   bash bench/run.sh BUILD_DIR          (make bench does this with BUILD_DIR=build)
+#
+# Environment: GOLGI_BENCH_REPETITIONS (default 10), GOLGI_BENCH_PYTHON (default /usr/bin/python3,
+# Debian's interpreter with python3-torch: the same libtorch 1.13 as golgi).
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: bash bench/run.sh BUILD_DIR" >&2
+  exit 2
+fi
+build_dir=$1
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+results=$root/bench/results
+python=${GOLGI_BENCH_PYTHON:-/usr/bin/python3}
+reps=${GOLGI_BENCH_REPETITIONS:-10}
+bench_bin=$build_dir/bin/golgi_bench_hook_overhead
+
+if [[ ! -x $bench_bin ]]; then
+  echo "bench/run.sh: $bench_bin is missing; build it with" >&2
+  echo "  cmake --build $build_dir -j2 --target golgi_bench_hook_overhead" >&2
+  exit 1
+fi
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  echo "bench/run.sh: $python cannot import torch; install Debian's python3-torch (make setup)" >&2
+  exit 1
+fi
+
+# One thread in both arms. at::set_num_threads / torch.set_num_threads size ATen's OpenMP pool,
+# but Debian's OpenBLAS keeps its own pthread pool and reads its size only when it is loaded.
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+mkdir -p "$results"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo "== golgi: $bench_bin ($reps repetitions, randomly interleaved)"
+"$bench_bin" \
+  --benchmark_repetitions="$reps" \
+  --benchmark_enable_random_interleaving=true \
+  --benchmark_min_time=0.2 \
+  --benchmark_display_aggregates_only=true \
+  --benchmark_out="$tmp/golgi.json" \
+  --benchmark_out_format=json |
+  grep -E '^(Benchmark|-+$)|_median ' || true
+
+echo "== python3-torch peer: bench/peers/hook_overhead.py"
+"$python" "$root/bench/peers/hook_overhead.py" --repetitions "$reps" >"$tmp/python.json"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cp "$tmp/golgi.json" "$results/hook_overhead.golgi-raw.json"
+cp "$tmp/python.json" "$results/hook_overhead.python-raw.json"
+
+"$python" - "$tmp/golgi.json" "$tmp/python.json" "$results/hook_overhead.json" "$load_before" "$load_after" <<'PY'
+"""Combines the golgi (Google Benchmark) and python3-torch results into hook_overhead.json."""
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+golgi_path, python_path, out_path, load_before, load_after = sys.argv[1:6]
+golgi = json.load(open(golgi_path))
+peer = json.load(open(python_path))
+TARGET_US = 2.0  # the issue's target per caching hook
+
+# Google Benchmark: medians over repetitions, keyed by name without "/iterations:N".
+medians, reps = {}, {}
+for b in golgi["benchmarks"]:
+    name = re.sub(r"/(iterations|min_time|repeats):[^/]+", "", b["run_name"])
+    if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median":
+        medians[name] = b
+    elif b.get("run_type") == "iteration":
+        reps.setdefault(name, []).append(b)
+
+
+def to_us(b, key):
+    scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b["time_unit"]]
+    return b[key] * scale
+
+
+def golgi_pair(model, kind):
+    b = medians[f"BM_HookOverhead/{model}/{kind}"]
+    out = {k: b[k] for k in ("hooks", "base_wall_us", "hooked_wall_us", "per_hook_wall_us", "base_cpu_us",
+                              "hooked_cpu_us", "per_hook_cpu_us")}
+    out["per_hook_wall_us_repetitions"] = [r["per_hook_wall_us"] for r in reps[f"BM_HookOverhead/{model}/{kind}"]]
+    return out
+
+
+# Multiply-adds x 2 of the conv and linear layers at the default options, batch 1.
+FLOPS = {
+    "mlp": 2 * (784 * 256 + 256 * 128 + 128 * 10),
+    "cnn": 2 * (28 * 28 * 16 * 1 * 25 + 14 * 14 * 32 * 16 * 25 + 1568 * 128 + 128 * 10),
+}
+
+mm = medians["BM_Matmul/512"]
+mm_flops = 2.0 * 512 ** 3
+peak = {
+    "what": "512x512 fp32 at::mm, 1 thread, median over repetitions",
+    "gflops_wall": mm_flops / (to_us(mm, "real_time") * 1e3),
+    "gflops_cpu": mm_flops / (to_us(mm, "cpu_time") * 1e3),
+    "python3_torch_gflops_wall": peer["matmul"]["gflops_wall"],
+    "python3_torch_gflops_cpu": peer["matmul"]["gflops_cpu"],
+}
+
+models = {}
+for model in ("mlp", "cnn"):
+    g = golgi_pair(model, "cache")
+    p = peer["models"][model]["cache"]
+    fwd = {kind: to_us(medians[f"BM_Forward/{model}/{kind}"], "real_time") for kind in ("no_hooks", "cache_all_hooks")}
+    models[model] = {
+        "hooks": int(g["hooks"]),
+        "golgi_us_per_hook": g["per_hook_wall_us"],
+        "python_us_per_hook": p["per_hook_wall_us"],
+        "ratio_golgi_over_python": g["per_hook_wall_us"] / p["per_hook_wall_us"],
+        "golgi_us_per_hook_cpu": g["per_hook_cpu_us"],
+        "python_us_per_hook_cpu": p["per_hook_cpu_us"],
+        "ratio_golgi_over_python_cpu": g["per_hook_cpu_us"] / p["per_hook_cpu_us"],
+        "meets_target": g["per_hook_wall_us"] <= TARGET_US,
+        "golgi_forward_no_hooks_us": g["base_wall_us"],
+        "python_forward_no_hooks_us": p["base_wall_us"],
+        "forward_ratio_golgi_over_python": g["base_wall_us"] / p["base_wall_us"],
+        "golgi_forward_cached_us": g["hooked_wall_us"],
+        "python_forward_cached_us": p["hooked_wall_us"],
+        "forward_flops": FLOPS[model],
+        "golgi_forward_fraction_of_matmul_peak": FLOPS[model] / (g["base_wall_us"] * 1e3) / peak["gflops_wall"],
+        "python_forward_fraction_of_matmul_peak": FLOPS[model] / (p["base_wall_us"] * 1e3) / peak["gflops_wall"],
+        "golgi_noop_us_per_hook": golgi_pair(model, "noop")["per_hook_wall_us"],
+        "python_noop_us_per_hook": peer["models"][model]["noop"]["per_hook_wall_us"],
+        "golgi_breakdown_us_per_hook": {
+            kind: golgi_pair(model, kind)["per_hook_wall_us"]
+            for kind in ("noop", "keep", "view_slot", "detach_slot", "cache")
+        },
+        "golgi_paired": g,
+        "python_paired": p,
+        "golgi_unpaired_forward_us": fwd,
+    }
+
+hook_point = {
+    "golgi_ns": {k.split("/", 1)[1]: to_us(b, "real_time") * 1e3 for k, b in medians.items()
+                 if k.startswith("BM_HookPoint/") or k.startswith("BM_Part/")},
+    "python_us": peer["hook_point"],
+}
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def git_head():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+result = {
+    "benchmark": "hook_overhead",
+    "what": "per-hook cost of caching every hook point during a batch-1 forward pass: golgi ActivationCache "
+            "vs python3-torch register_forward_hook(output.detach() into a dict); paired, alternating "
+            "forwards of two identical models (one hooked); median over pairs of (hooked - plain) / hooks, "
+            "then median over repetitions. Times are wall clock unless the key says cpu.",
+    "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "git_head": git_head(),
+    "threads": 1,
+    "grad_mode": "enabled (both arms)",
+    "batch": 1,
+    "repetitions": len(reps.get("BM_HookOverhead/mlp/cache", [])),
+    "target_us_per_hook": TARGET_US,
+    "machine": {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
+        "google_benchmark_context": golgi.get("context", {}),
+    },
+    "python_peer": {k: peer[k] for k in ("peer", "python", "python_version", "torch_version", "torch_num_threads",
+                                         "openblas_num_threads", "grad_enabled")},
+    "matmul_peak": peak,
+    "models": models,
+    "hook_point": hook_point,
+}
+with open(out_path, "w") as f:
+    json.dump(result, f, indent=2)
+    f.write("\n")
+
+print()
+print(f"hook overhead, 1 thread, batch 1, median of {result['repetitions']} repetitions "
+      f"(load average {load_before} -> {load_after}, {os.cpu_count()} cpus)")
+print(f"{'model':5} {'hooks':>5} {'golgi us/hook':>14} {'python us/hook':>15} {'ratio':>6} "
+      f"{'golgi fwd us':>13} {'python fwd us':>14} {'noop g/p us':>12}")
+for model, m in models.items():
+    print(f"{model:5} {m['hooks']:5d} {m['golgi_us_per_hook']:14.2f} {m['python_us_per_hook']:15.2f} "
+          f"{m['ratio_golgi_over_python']:6.2f} {m['golgi_forward_no_hooks_us']:13.1f} "
+          f"{m['python_forward_no_hooks_us']:14.1f} "
+          f"{m['golgi_noop_us_per_hook']:5.2f}/{m['python_noop_us_per_hook']:.2f}")
+for model, m in models.items():
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in m["golgi_breakdown_us_per_hook"].items())
+    print(f"golgi {model} us/hook by hook kind: {parts}")
+print(f"matmul peak (512^3 fp32, 1 thread): {peak['gflops_wall']:.1f} GFLOP/s wall, "
+      f"{peak['gflops_cpu']:.1f} GFLOP/s cpu; target <= {TARGET_US} us per caching hook: "
+      + ", ".join(f"{k} {'met' if m['meets_target'] else 'MISSED'}" for k, m in models.items()))
+print(f"wrote {out_path}")
+PY

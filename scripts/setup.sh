@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package golgi, its tests and benchmarks need, in one place.
+# Idempotent and non-interactive: packages already present are skipped by apt, and the
+# apt index is refreshed only when a package is actually missing.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+else
+  SUDO=""
+fi
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ccache ninja-build pkg-config git
+  # tensors and a fast BLAS (without libopenblas0-pthread Debian's libtorch uses the
+  # reference BLAS and matrix products run ~8x slower)
+  libtorch-dev libopenblas0-pthread
+  # libraries
+  nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev sqlite3 libcpp-httplib-dev
+  zlib1g-dev libpng-dev
+  # tests, fuzzing, benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev clang libfuzzer-14-dev libclang-rt-14-dev
+  # data
+  dataset-fashion-mnist
+  # independent references for tests (tests/xcheck) and peers for benchmarks (bench/peers)
+  python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-brian
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup.sh: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "setup.sh: installing ${#missing[@]} packages: ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup.sh: done"

@@ -1,0 +1,25 @@
+// The process's compute runtime: intra-op threads and which BLAS LibTorch is really using.
+#pragma once
+
+#include <string>
+
+namespace golgi {
+
+// Sets LibTorch's intra-op threads; n <= 0 means all cores. Returns the number in effect.
+int set_threads(int n);
+int threads();
+int hardware_threads();
+
+struct BlasInfo {
+  std::string name;  // "openblas-pthread", "openblas-openmp", "openblas-serial", "blis", "mkl", "reference", "unknown"
+  std::string path;  // the shared object actually mapped into the process
+  bool reference = false;  // the slow netlib reference BLAS
+  std::string warning;     // non-empty when golgi should warn (reference BLAS)
+};
+
+// Runs a tiny matrix product (so the BLAS is loaded) and reads /proc/self/maps to find which
+// libblas.so.3 the dynamic loader resolved. Debian picks it via update-alternatives, so this is
+// the only reliable answer.
+BlasInfo detect_blas();
+
+}  // namespace golgi

@@ -1,0 +1,22 @@
+// Helpers shared by golgi's tests: scratch folders, paths, and running the CLI.
+#pragma once
+
+#include <string>
+
+namespace golgi::testing {
+
+// A fresh, empty folder under the build tree, removed at exit of the test process only if empty
+// tests left nothing worth seeing (kept on failure for post-mortems).
+std::string scratch_dir(const std::string& name);
+std::string source_dir();
+std::string fixtures_dir();
+std::string cli_path();
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr, merged
+};
+// Runs `golgi <args>` through the shell (args are passed verbatim).
+CliResult run_cli(const std::string& args);
+
+}  // namespace golgi::testing
