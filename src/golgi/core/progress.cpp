@@ -50,6 +50,17 @@ void Progress::set(int64_t done) {
 
 void Progress::set_postfix(std::string postfix) { postfix_ = std::move(postfix); }
 
+void Progress::message(const std::string& text) {
+  if (g_quiet) return;
+  if (tty_) {
+    std::fprintf(stderr, "\r\033[2K%s\n", text.c_str());
+    render(false);
+  } else {
+    std::fprintf(stderr, "%s\n", text.c_str());
+  }
+  std::fflush(stderr);
+}
+
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;

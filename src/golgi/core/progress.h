@@ -26,6 +26,8 @@ class Progress {
   void set(int64_t done);
   // Short trailing text, e.g. "loss 0.412".
   void set_postfix(std::string postfix);
+  // Prints a line of text above the bar (on a terminal the bar is redrawn below it).
+  void message(const std::string& text);
   // Prints the final line (idempotent; the destructor calls it).
   void finish();
   int64_t done() const { return done_; }

@@ -314,9 +314,9 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
                              {"test_loss", test.loss},
                              {"test_accuracy", test.accuracy},
                              {"seconds", elapsed()}});
-    if (!progress_quiet())
-      fmt::print(stderr, "\nepoch {}/{}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.2f}%\n", state.epoch + 1,
-                 options.epochs(), state.history.back()["train_loss"].get<double>(), test.loss, 100 * test.accuracy);
+    progress.message(fmt::format("epoch {}/{}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.2f}%",
+                                 state.epoch + 1, options.epochs(), state.history.back()["train_loss"].get<double>(),
+                                 test.loss, 100 * test.accuracy));
     state.batch = 0;
     state.epoch_loss_sum = 0;
     state.epoch_samples = 0;

@@ -72,3 +72,19 @@ TEST(FashionMnist, MissingFilesAndBadSplitsAreClear) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DatasetRegistry, SweepLoadsEveryDatasetsTestSplit) {
+  for (const auto& entry : golgi::data::dataset_registry().entries()) {
+    SCOPED_TRACE(entry.name);
+    auto data = entry.load(golgi::data::DataOptions{"test", "", 0});
+    EXPECT_EQ(data->name(), entry.name);
+    EXPECT_GT(data->size(), 0);
+    EXPECT_GT(data->num_classes(), 1);
+    EXPECT_TRUE(torch::isfinite(data->inputs()).all().item<bool>());
+    EXPECT_FALSE(entry.description.empty());
+  }
+}
+
+}  // namespace
