@@ -10,7 +10,7 @@
 //   BM_HookOverhead/<model>/<other>      the same with cheaper hooks, to split the cost: noop,
 //                                        keep (store the handle), detach_slot, view_slot
 //
-//   BM_HookPoint/*    one HookPoint on a [1, 128] tensor: nothing attached, a hook that does
+//   BM_HookPoint/*    one HookPoint on a [128] tensor: nothing attached, a hook that does
 //                     nothing, an ActivationCache hook (with and without cache.run), and a hook
 //                     that stores into a preallocated slot (what a leaner cache would cost)
 //   BM_Part/*         the pieces a caching hook is made of, alone

@@ -37,46 +37,58 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "== golgi: $bench_bin ($reps repetitions, randomly interleaved)"
-"$bench_bin" \
-  --benchmark_repetitions="$reps" \
-  --benchmark_enable_random_interleaving=true \
-  --benchmark_min_time=0.2 \
-  --benchmark_display_aggregates_only=true \
-  --benchmark_out="$tmp/golgi.json" \
-  --benchmark_out_format=json |
-  grep -E '^(Benchmark|-+$)|_median ' || true
-
-echo "== python3-torch peer: bench/peers/hook_overhead.py"
-"$python" "$root/bench/peers/hook_overhead.py" --repetitions "$reps" >"$tmp/python.json"
+# The two arms alternate, one repetition each per round, so that a change in the machine's load
+# (it is shared) lands on both rather than on whichever arm ran second.
+echo "== hook_overhead: $reps rounds of golgi ($bench_bin) then python3-torch (bench/peers/hook_overhead.py)"
+for ((round = 1; round <= reps; round++)); do
+  "$bench_bin" \
+    --benchmark_repetitions=1 \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_min_time=0.2 \
+    --benchmark_format=json \
+    --benchmark_out="$tmp/golgi.$round.json" \
+    --benchmark_out_format=json >/dev/null 2> >(grep -v 'Library was built as DEBUG' >&2)
+  "$python" "$root/bench/peers/hook_overhead.py" --repetitions 1 >"$tmp/python.$round.json"
+  echo "   round $round/$reps done (load average $(cut -d' ' -f1 /proc/loadavg))"
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-cp "$tmp/golgi.json" "$results/hook_overhead.golgi-raw.json"
-cp "$tmp/python.json" "$results/hook_overhead.python-raw.json"
-
-"$python" - "$tmp/golgi.json" "$tmp/python.json" "$results/hook_overhead.json" "$load_before" "$load_after" <<'PY'
+"$python" - "$tmp" "$reps" "$results" "$load_before" "$load_after" <<'PY'
 """Combines the golgi (Google Benchmark) and python3-torch results into hook_overhead.json."""
 import datetime
 import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 
-golgi_path, python_path, out_path, load_before, load_after = sys.argv[1:6]
-golgi = json.load(open(golgi_path))
-peer = json.load(open(python_path))
+tmp, rounds, results, load_before, load_after = sys.argv[1:6]
+rounds = int(rounds)
+golgi_rounds = [json.load(open(f"{tmp}/golgi.{i}.json")) for i in range(1, rounds + 1)]
+peer_rounds = [json.load(open(f"{tmp}/python.{i}.json")) for i in range(1, rounds + 1)]
+for name, data in (("golgi", golgi_rounds), ("python", peer_rounds)):
+    with open(f"{results}/hook_overhead.{name}-raw.json", "w") as f:
+        json.dump({"rounds": data}, f, indent=1)
+out_path = f"{results}/hook_overhead.json"
+golgi = golgi_rounds[0]
+peer = peer_rounds[0]
 TARGET_US = 2.0  # the issue's target per caching hook
+median = statistics.median
 
-# Google Benchmark: medians over repetitions, keyed by name without "/iterations:N".
-medians, reps = {}, {}
-for b in golgi["benchmarks"]:
-    name = re.sub(r"/(iterations|min_time|repeats):[^/]+", "", b["run_name"])
-    if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median":
-        medians[name] = b
-    elif b.get("run_type") == "iteration":
-        reps.setdefault(name, []).append(b)
+# Google Benchmark: every round's run of each benchmark, keyed by name without "/iterations:N".
+reps = {}
+for data in golgi_rounds:
+    for b in data["benchmarks"]:
+        if b.get("run_type", "iteration") == "iteration":
+            reps.setdefault(re.sub(r"/(iterations|min_time|repeats):[^/]+", "", b["run_name"]), []).append(b)
+# Medians over rounds of every numeric field (times, counters); time_unit kept.
+medians = {}
+for name, runs in reps.items():
+    m = {k: median(r[k] for r in runs) for k, v in runs[0].items() if isinstance(v, (int, float))}
+    m["time_unit"] = runs[0]["time_unit"]
+    medians[name] = m
 
 
 def to_us(b, key):
@@ -89,6 +101,17 @@ def golgi_pair(model, kind):
     out = {k: b[k] for k in ("hooks", "base_wall_us", "hooked_wall_us", "per_hook_wall_us", "base_cpu_us",
                               "hooked_cpu_us", "per_hook_cpu_us")}
     out["per_hook_wall_us_repetitions"] = [r["per_hook_wall_us"] for r in reps[f"BM_HookOverhead/{model}/{kind}"]]
+    return out
+
+
+def peer_pair(model, kind):
+    data = {}
+    for p in peer_rounds:
+        for k, values in p["models"][model][kind]["repetitions_data"].items():
+            data.setdefault(k, []).extend(values)
+    out = {k: median(v) for k, v in data.items()}
+    out["hooks"] = peer["models"][model][kind]["hooks"]
+    out["per_hook_wall_us_repetitions"] = data["per_hook_wall_us"]
     return out
 
 
@@ -106,14 +129,14 @@ peak = {
     "gflops": mm_flops / (min(to_us(r, "real_time") for r in reps["BM_Matmul/512"]) * 1e3),
     "median_gflops_wall": mm_flops / (to_us(mm, "real_time") * 1e3),
     "median_gflops_cpu": mm_flops / (to_us(mm, "cpu_time") * 1e3),
-    "python3_torch_gflops": peer["matmul"]["gflops_best"],
-    "python3_torch_median_gflops_wall": peer["matmul"]["gflops_wall"],
+    "python3_torch_gflops": max(p["matmul"]["gflops_best"] for p in peer_rounds),
+    "python3_torch_median_gflops_wall": median(p["matmul"]["gflops_wall"] for p in peer_rounds),
 }
 
 models = {}
 for model in ("mlp", "cnn"):
     g = golgi_pair(model, "cache")
-    p = peer["models"][model]["cache"]
+    p = peer_pair(model, "cache")
     fwd = {kind: to_us(medians[f"BM_Forward/{model}/{kind}"], "real_time") for kind in ("no_hooks", "cache_all_hooks")}
     models[model] = {
         "hooks": int(g["hooks"]),
@@ -133,7 +156,7 @@ for model in ("mlp", "cnn"):
         "golgi_forward_fraction_of_matmul_peak": FLOPS[model] / (g["base_wall_us"] * 1e3) / peak["gflops"],
         "python_forward_fraction_of_matmul_peak": FLOPS[model] / (p["base_wall_us"] * 1e3) / peak["gflops"],
         "golgi_noop_us_per_hook": golgi_pair(model, "noop")["per_hook_wall_us"],
-        "python_noop_us_per_hook": peer["models"][model]["noop"]["per_hook_wall_us"],
+        "python_noop_us_per_hook": peer_pair(model, "noop")["per_hook_wall_us"],
         "golgi_breakdown_us_per_hook": {
             kind: golgi_pair(model, kind)["per_hook_wall_us"]
             for kind in ("noop", "keep", "view_slot", "detach_slot", "cache")
@@ -146,7 +169,8 @@ for model in ("mlp", "cnn"):
 hook_point = {
     "golgi_ns": {k.split("/", 1)[1]: to_us(b, "real_time") * 1e3 for k, b in medians.items()
                  if k.startswith("BM_HookPoint/") or k.startswith("BM_Part/")},
-    "python_us": peer["hook_point"],
+    "python_us": {k: median(v for p in peer_rounds for v in p["hook_point"]["repetitions_data"][k])
+                  for k in ("no_hooks_us", "cache_hook_us")},
 }
 
 
@@ -172,13 +196,14 @@ result = {
     "what": "per-hook cost of caching every hook point during a batch-1 forward pass: golgi ActivationCache "
             "vs python3-torch register_forward_hook(output.detach() into a dict); paired, alternating "
             "forwards of two identical models (one hooked); median over pairs of (hooked - plain) / hooks, "
-            "then median over repetitions. Times are wall clock unless the key says cpu.",
+            "then median over repetitions (rounds alternating the two arms). Times are wall clock unless the key says cpu.",
     "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "git_head": git_head(),
     "threads": 1,
     "grad_mode": "enabled (both arms)",
     "batch": 1,
-    "repetitions": len(reps.get("BM_HookOverhead/mlp/cache", [])),
+    "repetitions": rounds,
+    "rounds": "golgi and python alternate, one repetition each per round",
     "target_us_per_hook": TARGET_US,
     "machine": {
         "nproc": os.cpu_count(),

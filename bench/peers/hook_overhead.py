@@ -183,8 +183,7 @@ def summarize(reps, hooks):
         per_rep["hooked_cpu_us"].append(statistics.median(hc) / 1e3)
         per_rep["per_hook_cpu_us"].append(statistics.median(h - b for b, h in zip(bc, hc)) / hooks / 1e3)
     out = {k: statistics.median(v) for k, v in per_rep.items()}
-    out["per_hook_wall_us_repetitions"] = per_rep["per_hook_wall_us"]
-    out["per_hook_cpu_us_repetitions"] = per_rep["per_hook_cpu_us"]
+    out["repetitions_data"] = per_rep
     return out
 
 
@@ -243,7 +242,8 @@ def bench_hook_point(iterations, repetitions):
     hooked = [block() for _ in range(repetitions)]
     handle.remove()
     return {"no_hooks_us": statistics.median(bare), "cache_hook_us": statistics.median(hooked),
-            "per_hook_us": statistics.median(hooked) - statistics.median(bare)}
+            "per_hook_us": statistics.median(hooked) - statistics.median(bare),
+            "repetitions_data": {"no_hooks_us": bare, "cache_hook_us": hooked}}
 
 
 def attach_cache_one(module, name, cache):

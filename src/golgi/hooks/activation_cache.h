@@ -32,23 +32,30 @@ class ActivationCache {
   // Hooks stay attached until the cache dies or detach() is called. Throws golgi::Error when a
   // pattern matches no hook point.
   ActivationCache(const HookedModule& model, const std::vector<std::string>& patterns, CacheOptions options = {});
+  // The hooks point at this object: it cannot move.
+  ActivationCache(const ActivationCache&) = delete;
+  ActivationCache& operator=(const ActivationCache&) = delete;
 
   // Clears the cache, runs `forward`, and returns its result (undefined when stopped early).
   at::Tensor run(const std::function<at::Tensor()>& forward);
 
-  bool contains(const std::string& name) const { return store_.count(name) != 0; }
+  bool contains(const std::string& name) const;
   // Throws golgi::Error naming the cached hooks when `name` was not recorded.
   const at::Tensor& operator[](const std::string& name) const;
   // Selected hook names in forward order.
   const std::vector<std::string>& names() const { return names_; }
-  const std::map<std::string, at::Tensor>& tensors() const { return store_; }
-  void clear() { store_.clear(); }
+  // The recorded hooks by name (built on demand; the cache itself keeps one slot per hook).
+  std::map<std::string, at::Tensor> tensors() const;
+  void clear();
   void detach_hooks() { guards_.clear(); }
 
  private:
   CacheOptions options_;
   std::vector<std::string> names_;
-  std::map<std::string, at::Tensor> store_;
+  // slots_[i] holds names_[i]'s activation (undefined until recorded): a hook writes its own slot,
+  // so recording costs no map node, key copy or lookup per hook per forward.
+  std::vector<at::Tensor> slots_;
+  size_t recorded_ = 0;
   HookGuards guards_;
 };
 
