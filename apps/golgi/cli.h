@@ -8,7 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "golgi/core/json.h"
 #include "golgi/core/options.h"
+#include "golgi/data/dataset.h"
+#include "golgi/models/model.h"
 
 namespace golgi::cli {
 
@@ -31,6 +34,18 @@ Command add_train(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_record(CLI::App& app);
 Command add_repro(CLI::App& app);
+
+// A saved model and a dataset split to run it on: `dataset` empty means the one its card names.
+struct ModelAndData {
+  std::shared_ptr<models::Model> model;
+  Json card;
+  std::string dataset;
+  std::shared_ptr<data::Dataset> data;
+};
+// Throws golgi::Error when the card names no dataset and none is given. `limit` > 0 keeps the
+// first `limit` samples.
+ModelAndData load_model_and_data(const std::string& model_dir, std::string dataset, const std::string& split,
+                                 const std::string& data_dir, int64_t limit);
 
 // The full command line, for provenance in model cards and results.
 const std::string& command_line();

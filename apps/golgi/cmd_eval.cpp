@@ -29,23 +29,11 @@ Command add_eval(CLI::App& app) {
   sub->add_option("--limit", args->limit, "only the first N samples (0: all)")->check(CLI::NonNegativeNumber);
   sub->add_option("--out", args->out, "also write the JSON to this file");
   return {sub, [args] {
-            auto loaded = models::load_model(args->model);
-            std::string dataset = args->dataset;
-            if (dataset.empty()) {
-              const Json& card = loaded.card["card"];
-              GOLGI_CHECK(card.contains("dataset") && card["dataset"].contains("name"), "the card of '", args->model,
-                          "' names no dataset; pass --dataset");
-              dataset = card["dataset"]["name"].get<std::string>();
-            }
-            data::DataOptions options;
-            options.split = args->split;
-            options.data_dir = args->data_dir;
-            auto data = data::load_dataset(dataset, options);
-            if (args->limit > 0 && args->limit < data->size()) data = data->head(args->limit);
-            auto r = train::evaluate(*loaded.model, *data, args->batch_size);
+            auto loaded = load_model_and_data(args->model, args->dataset, args->split, args->data_dir, args->limit);
+            auto r = train::evaluate(*loaded.model, *loaded.data, args->batch_size);
             Json out = r.to_json();
             out["model"] = args->model;
-            out["dataset"] = dataset;
+            out["dataset"] = loaded.dataset;
             out["split"] = args->split;
             if (!args->out.empty()) io::write_json_file(args->out, out);
             std::printf("%s\n", out.dump(2).c_str());

@@ -42,20 +42,10 @@ Command add_record(CLI::App& app) {
   sub->add_option("--seed", args->seed, "seed recorded in the store")->check(CLI::NonNegativeNumber);
   return {sub, [args] {
             seed_everything(static_cast<uint64_t>(args->seed));
-            auto loaded = models::load_model(args->model);
+            auto loaded = load_model_and_data(args->model, args->dataset, args->split, args->data_dir, args->limit);
             auto& model = *loaded.model;
-            std::string dataset = args->dataset;
-            if (dataset.empty()) {
-              const Json& card = loaded.card["card"];
-              GOLGI_CHECK(card.contains("dataset") && card["dataset"].contains("name"), "the card of '", args->model,
-                          "' names no dataset; pass --dataset");
-              dataset = card["dataset"]["name"].get<std::string>();
-            }
-            data::DataOptions data_options;
-            data_options.split = args->split;
-            data_options.data_dir = args->data_dir;
-            auto data = data::load_dataset(dataset, data_options);
-            if (args->limit > 0 && args->limit < data->size()) data = data->head(args->limit);
+            const std::string& dataset = loaded.dataset;
+            const auto& data = loaded.data;
             std::vector<std::string> patterns = args->hooks.empty() ? std::vector<std::string>{"**"} : args->hooks;
 
             hooks::ActivationCache cache(model, patterns, hooks::CacheOptions().stop_after_last(true));

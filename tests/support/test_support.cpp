@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "golgi/core/error.h"
+
 namespace golgi::testing {
 
 std::string source_dir() { return GOLGI_SOURCE_DIR; }
@@ -17,6 +19,15 @@ std::string scratch_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const golgi::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 CliResult run_cli(const std::string& args) {

@@ -1,6 +1,7 @@
 // Helpers shared by golgi's tests: scratch folders, paths, and running the CLI.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace golgi::testing {
@@ -11,6 +12,9 @@ std::string scratch_dir(const std::string& name);
 std::string source_dir();
 std::string fixtures_dir();
 std::string cli_path();
+
+// The message of the golgi::Error that `f` throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& f);
 
 struct CliResult {
   int exit_code = -1;

@@ -54,6 +54,14 @@ const std::vector<DType>& all_dtypes() {
   return dtypes;
 }
 
+size_t byte_size(const std::vector<int64_t>& shape, DType dtype) {
+  const size_t count = element_count(shape);
+  const size_t element_size = dtype_size(dtype);
+  GOLGI_CHECK(count <= std::numeric_limits<size_t>::max() / element_size, "shape ", shape_string(shape), " of ",
+              dtype_name(dtype), " is too large: its byte size overflows 64 bits");
+  return count * element_size;
+}
+
 size_t element_count(const std::vector<int64_t>& shape) {
   bool has_zero = false;
   for (int64_t dim : shape) {

@@ -24,6 +24,9 @@ const std::vector<DType>& all_dtypes();
 // Number of elements of a shape; throws golgi::Error on a negative dimension or on overflow.
 size_t element_count(const std::vector<int64_t>& shape);
 std::string shape_string(const std::vector<int64_t>& shape);  // "[2, 3]"
+// Bytes of a tensor of this shape and dtype; throws golgi::Error (without a file name: parsers
+// prefix their own) on a negative dimension or when the size overflows 64 bits.
+size_t byte_size(const std::vector<int64_t>& shape, DType dtype);
 
 // A borrowed, read-only tensor: row-major (C order), little-endian bytes.
 struct TensorView {

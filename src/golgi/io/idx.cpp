@@ -99,22 +99,19 @@ RawTensor parse_raw_idx(const uint8_t* data, size_t size, const std::string& sou
   RawTensor tensor;
   tensor.dtype = *dtype;
   for (size_t d = 0; d < ndim; ++d) tensor.shape.push_back(read_u32_be(data + 4 + 4 * d));
-  size_t count = 0;
+  size_t nbytes = 0;
   try {
-    count = element_count(tensor.shape);
+    nbytes = byte_size(tensor.shape, tensor.dtype);
   } catch (const Error& e) {
     GOLGI_FAIL(source, ": corrupt IDX header: ", e.what());
   }
-  const size_t element_size = dtype_size(tensor.dtype);
-  GOLGI_CHECK(count <= std::numeric_limits<size_t>::max() / element_size, source, ": corrupt IDX header: shape ",
-              shape_string(tensor.shape), " is too large");
-  const size_t nbytes = count * element_size;
   const size_t payload = size - header_size;
   GOLGI_CHECK(payload >= nbytes, source, ": truncated IDX file: shape ", shape_string(tensor.shape), " of ",
               dtype_name(tensor.dtype), " needs ", nbytes, " data bytes but only ", payload, " are present");
   GOLGI_CHECK(payload == nbytes, source, ": corrupt IDX file: ", payload - nbytes,
               " unexpected bytes after the data of shape ", shape_string(tensor.shape));
   const uint8_t* body = data + header_size;
+  const size_t element_size = dtype_size(tensor.dtype);
   tensor.data.resize(nbytes);
   // IDX is big-endian; golgi tensors are little-endian, so reverse the bytes of each element.
   if (element_size == 1) {

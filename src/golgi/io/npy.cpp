@@ -319,16 +319,12 @@ RawTensor parse_npy(const uint8_t* data, size_t size, const std::string& source)
   RawTensor tensor;
   tensor.dtype = dtype_from_descr(descr.string, source);
   tensor.shape = shape.tuple;
-  size_t count = 0;
+  size_t nbytes = 0;
   try {
-    count = element_count(tensor.shape);
+    nbytes = byte_size(tensor.shape, tensor.dtype);
   } catch (const Error& e) {
     GOLGI_FAIL(source, ": corrupt NPY header: ", e.what());
   }
-  const size_t element_size = dtype_size(tensor.dtype);
-  GOLGI_CHECK(count <= std::numeric_limits<size_t>::max() / element_size, source, ": corrupt NPY header: shape ",
-              shape_string(tensor.shape), " is too large");
-  const size_t nbytes = count * element_size;
   const size_t payload = size - header_start - header_size;
   GOLGI_CHECK(payload >= nbytes, source, ": truncated NPY file: shape ", shape_string(tensor.shape), " of '",
               descr.string, "' needs ", nbytes, " data bytes but only ", payload, " are present");
@@ -337,7 +333,7 @@ RawTensor parse_npy(const uint8_t* data, size_t size, const std::string& source)
               "' (payload too long)");
   const uint8_t* body = data + header_start + header_size;
   if (fortran.boolean && tensor.shape.size() > 1) {
-    tensor.data = fortran_to_c(body, tensor.shape, count, element_size);
+    tensor.data = fortran_to_c(body, tensor.shape, element_count(tensor.shape), dtype_size(tensor.dtype));
   } else {
     tensor.data.assign(body, body + nbytes);
   }

@@ -212,16 +212,12 @@ void SafetensorsFile::Impl::parse_entry(const std::string& name, const nlohmann:
   entry.begin = static_cast<size_t>(begin);
   entry.end = static_cast<size_t>(end);
 
-  size_t count = 0;
+  size_t nbytes = 0;
   try {
-    count = element_count(entry.shape);
+    nbytes = byte_size(entry.shape, entry.dtype);
   } catch (const Error& e) {
     GOLGI_FAIL(where, ": ", e.what());
   }
-  const size_t element_size = dtype_size(entry.dtype);
-  GOLGI_CHECK(count <= std::numeric_limits<size_t>::max() / element_size, where, " has shape ",
-              shape_string(entry.shape), " whose byte size overflows 64 bits");
-  const size_t nbytes = count * element_size;
   GOLGI_CHECK(nbytes == entry.end - entry.begin, where, " has shape ", shape_string(entry.shape), " x ",
               dtype_name(entry.dtype), " = ", nbytes, " bytes but data_offsets [", begin, ", ", end,
               "] span ", end - begin, " bytes");

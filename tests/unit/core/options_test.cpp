@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include "golgi/core/options.h"
 #include "golgi/train/trainer.h"
 
@@ -22,14 +24,7 @@ struct Demo {
   }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const golgi::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using golgi::testing::error_of;
 
 TEST(Options, SettersChainAndDefaultsHold) {
   Demo d = Demo().count(5).rate(0.25);

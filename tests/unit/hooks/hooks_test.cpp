@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "test_support.h"
 #include <torch/torch.h>
 
 #include "golgi/hooks/activation_cache.h"
@@ -16,14 +18,7 @@ std::shared_ptr<models::Model> tiny_cnn() {
   return models::make_model("cnn", {{"channels", {4, 6}}, {"hidden", {8}}, {"image_size", 8}, {"classes", 3}});
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const golgi::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using golgi::testing::error_of;
 
 TEST(Hooks, NamesComeFromModulePathsInForwardOrder) {
   auto model = tiny_cnn();
