@@ -89,15 +89,11 @@ Json describe_store(const std::string& path, bool stats) {
           {"tensors", tensors}};
 }
 
-Json describe_model(const std::string& path, bool stats) {
-  auto loaded = models::load_model(path);
-  Json out = describe_safetensors(loaded.card.contains("format") ? (io::file_exists(path + "/model.safetensors")
-                                                                        ? path + "/model.safetensors"
-                                                                        : path)
-                                                                 : path,
-                                  stats);
+Json describe_model(const std::string& dir, bool stats) {
+  auto loaded = models::load_model(dir);
+  Json out = describe_safetensors(dir + "/model.safetensors", stats);
   out["kind"] = "model";
-  out["path"] = path;
+  out["path"] = dir;
   out["architecture"] = loaded.model->architecture();
   out["options"] = loaded.model->options();
   out["parameters"] = loaded.model->parameter_count();
@@ -170,8 +166,8 @@ Command add_inspect(CLI::App& app) {
             } else if (ends_with(path, ".npy")) {
               d = describe_npy(path, args->stats);
             } else if (ends_with(path, "model.json")) {
-              d = describe_model(path.substr(0, path.size() - 10).empty() ? "." : path.substr(0, path.size() - 11),
-                                 args->stats);
+              auto slash = path.rfind('/');
+              d = describe_model(slash == std::string::npos ? "." : path.substr(0, slash), args->stats);
             } else {
               // Anything else is tried as safetensors: the parser names the problem if it is not.
               d = describe_safetensors(path, args->stats);

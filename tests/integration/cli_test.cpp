@@ -83,6 +83,12 @@ TEST(Cli, RecordRejectsUnknownHookWithSuggestion) {
   r = run_cli("inspect --stats " + dir + "/s");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("conv2.hook_pool"), std::string::npos) << r.out;
+  r = run_cli("inspect " + dir + "/m");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("hook points (9)"), std::string::npos) << r.out;
+  r = run_cli("inspect --json " + dir + "/m/model.json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(golgi::Json::parse(r.out)["architecture"], "cnn");
   // Recording again into a complete store is refused rather than silently appended.
   expect_error("record --model " + dir + "/m --hooks 'conv2.*' --limit 100 --out " + dir + "/s", "complete activation store");
 }
