@@ -34,6 +34,8 @@ Command add_train(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_record(CLI::App& app);
 Command add_repro(CLI::App& app);
+Command add_tokenize(CLI::App& app);
+Command add_tokenizer(CLI::App& app);  // the `tokenizer train` group
 
 // A saved model and a dataset split to run it on: `dataset` empty means the one its card names.
 struct ModelAndData {
