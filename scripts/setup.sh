@@ -25,6 +25,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev clang libfuzzer-14-dev libclang-rt-14-dev
   # data
   dataset-fashion-mnist
+  tzdata iso-codes locales fortunes fortunes-min fortunes-de fortunes-es fortunes-it fortunes-pl fortunes-ru fortunes-cs fortunes-br fortunes-eo fortunes-ga fortunes-bg  # text corpora (multilingual-fortunes, facts-kb)
+  nodejs  # tokenizer xcheck (npm gpt-3-encoder); npm itself: see below
   # independent references for tests (tests/xcheck) and peers for benchmarks (bench/peers)
   python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-brian
 )
@@ -35,6 +37,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Debian's npm package conflicts with nodejs builds that bundle npm (e.g. NodeSource's), so npm is
+# installed only when no npm command exists.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
