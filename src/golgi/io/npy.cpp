@@ -347,7 +347,7 @@ RawTensor read_npy(const std::string& path) {
 
 std::string encode_npy(const TensorView& tensor) {
   const std::string descr = npy_descr(tensor.dtype);
-  const size_t nbytes = element_count(tensor.shape) * dtype_size(tensor.dtype);
+  const size_t nbytes = byte_size(tensor.shape, tensor.dtype);
   GOLGI_CHECK(nbytes == tensor.nbytes, "cannot encode NPY: shape ", shape_string(tensor.shape), " x ",
               dtype_name(tensor.dtype), " = ", nbytes, " bytes but the view holds ", tensor.nbytes, " bytes");
   std::string dict =

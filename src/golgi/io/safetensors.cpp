@@ -347,13 +347,12 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
                 "' is reserved for metadata and cannot name a tensor");
     GOLGI_CHECK(seen.insert(name).second, "cannot write '", path, "': the tensor name '", name,
                 "' appears twice");
-    size_t count = 0;
+    size_t nbytes = 0;
     try {
-      count = element_count(view.shape);
+      nbytes = byte_size(view.shape, view.dtype);
     } catch (const Error& e) {
       GOLGI_FAIL("cannot write '", path, "': tensor '", name, "': ", e.what());
     }
-    const size_t nbytes = count * dtype_size(view.dtype);
     GOLGI_CHECK(nbytes == view.nbytes, "cannot write '", path, "': tensor '", name, "' has shape ",
                 shape_string(view.shape), " x ", dtype_name(view.dtype), " = ", nbytes,
                 " bytes but its view holds ", view.nbytes, " bytes");

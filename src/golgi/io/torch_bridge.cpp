@@ -46,7 +46,7 @@ c10::ScalarType scalar_type_of(DType dtype) {
 }
 
 at::Tensor to_torch(const TensorView& view) {
-  const size_t nbytes = element_count(view.shape) * dtype_size(view.dtype);
+  const size_t nbytes = byte_size(view.shape, view.dtype);
   GOLGI_CHECK(nbytes == view.nbytes, "cannot make a tensor of shape ", shape_string(view.shape), " x ",
               dtype_name(view.dtype), " = ", nbytes, " bytes from a view of ", view.nbytes, " bytes");
   at::Tensor out = torch::empty(view.shape, torch::TensorOptions().dtype(scalar_type_of(view.dtype)));
