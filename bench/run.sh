@@ -244,3 +244,33 @@ print(f"target <= {TARGET_US} us per caching hook: "
       + ", ".join(f"{k} {'met' if m['meets_target'] else 'MISSED'}" for k, m in models.items()))
 print(f"wrote {out_path}")
 PY
+
+# == transformer: golgi_bench_transformer next to bench/peers/transformer_lm.py (python3-torch eager,
+# TransformerLens-style HookPoints). Optional: skipped, with a note, when the binary is not built.
+#
+# Environment: GOLGI_BENCH_TRANSFORMER_ROUNDS (default 3), GOLGI_BENCH_TRANSFORMER_THREADS (default 1;
+# both arms get the same count, and so do their OpenMP and OpenBLAS pools).
+transformer_bin=$build_dir/bin/golgi_bench_transformer
+transformer_rounds=${GOLGI_BENCH_TRANSFORMER_ROUNDS:-3}
+transformer_threads=${GOLGI_BENCH_TRANSFORMER_THREADS:-1}
+if [[ ! -x $transformer_bin ]]; then
+  echo >&2
+  echo "== transformer: skipped: $transformer_bin is missing; build it with" >&2
+  echo "  cmake --build $build_dir -j2 --target golgi_bench_transformer" >&2
+else
+  export OMP_NUM_THREADS=$transformer_threads OPENBLAS_NUM_THREADS=$transformer_threads \
+    MKL_NUM_THREADS=$transformer_threads
+  t_load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo
+  echo "== transformer: $transformer_rounds rounds of golgi ($transformer_bin) then python3-torch" \
+    "(bench/peers/transformer_lm.py), $transformer_threads thread(s)"
+  for ((round = 1; round <= transformer_rounds; round++)); do
+    "$transformer_bin" --threads "$transformer_threads" --repetitions 1 >"$tmp/tgolgi.$round.json"
+    "$python" "$root/bench/peers/transformer_lm.py" --threads "$transformer_threads" --repetitions 1 \
+      >"$tmp/tpython.$round.json"
+    echo "   round $round/$transformer_rounds done (load average $(cut -d' ' -f1 /proc/loadavg))"
+  done
+  t_load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  "$python" "$root/bench/transformer_compare.py" "$tmp" "$transformer_rounds" "$results" \
+    "$t_load_before" "$t_load_after"
+fi

@@ -32,6 +32,8 @@ Command add_info(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_train(CLI::App& app);
 Command add_eval(CLI::App& app);
+Command add_forward(CLI::App& app);
+Command add_generate(CLI::App& app);
 Command add_record(CLI::App& app);
 Command add_repro(CLI::App& app);
 Command add_tokenize(CLI::App& app);

@@ -36,8 +36,9 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "no progress bars");
   app.fallthrough();
 
-  std::vector<Command> commands = {add_info(app), add_inspect(app), add_train(app),
-                                   add_eval(app), add_record(app),  add_repro(app), add_tokenize(app), add_tokenizer(app)};
+  std::vector<Command> commands = {add_info(app),     add_inspect(app),  add_train(app),    add_eval(app),
+                                   add_forward(app),  add_generate(app), add_record(app),   add_repro(app),
+                                   add_tokenize(app), add_tokenizer(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -21,7 +21,7 @@ void expect_error(const std::string& args, const std::string& needle) {
 }
 
 TEST(Cli, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "inspect", "train", "eval", "record", "repro"}) {
+  for (const char* command : {"", "info", "inspect", "train", "eval", "forward", "generate", "record", "repro"}) {
     auto r = run_cli(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << command;

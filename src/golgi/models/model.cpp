@@ -12,6 +12,12 @@ int64_t Model::parameter_count() const {
   return total;
 }
 
+at::Tensor Model::example_input(int64_t batch) const {
+  std::vector<int64_t> shape = input_shape();
+  shape.insert(shape.begin(), batch);
+  return torch::randn(shape);
+}
+
 void Model::check_input(const at::Tensor& input) const {
   auto expected = input_shape();
   auto got = input.sizes().vec();

@@ -17,8 +17,14 @@ class Model : public hooks::HookedModule {
 
   // input [batch, ...input_shape()] -> output (classifiers: logits [batch, classes]).
   virtual at::Tensor forward(const at::Tensor& input) = 0;
-  // Per-sample input shape, e.g. [1, 28, 28]; the forward pass checks it.
+  // Per-sample input shape, e.g. [1, 28, 28]; the forward pass checks it. -1 marks a dimension of
+  // any length (a language model's token positions).
   virtual std::vector<int64_t> input_shape() const = 0;
+  // "classify" (input -> logits [batch, classes]) or "language-model" (int64 tokens [batch, pos]
+  // -> next-token logits [batch, pos, vocab]).
+  virtual std::string task() const { return "classify"; }
+  // A valid random input of `batch` samples (tests, benchmarks, shape probes).
+  virtual at::Tensor example_input(int64_t batch) const;
 
   const std::string& architecture() const { return architecture_; }
   // The complete options (defaults filled in) the model was built with.

@@ -9,6 +9,9 @@
 #include "golgi/io/json_file.h"
 #include "golgi/io/torch_bridge.h"
 #include "golgi/models/cnn.h"
+#include "golgi/models/gpt2.h"
+#include "golgi/models/hf_checkpoint.h"
+#include "golgi/models/llama.h"
 #include "golgi/models/mlp.h"
 #include "golgi/models/resnet.h"
 
@@ -102,10 +105,15 @@ void load_model_state(Model& model, const std::vector<std::pair<std::string, at:
 
 void save_model(const std::string& dir, const Model& model, const Json& card) {
   io::make_dirs(dir);
-  std::vector<std::pair<std::string, at::Tensor>> state;
-  for (auto& [name, t] : model_state(model)) state.emplace_back(name, t.contiguous().cpu());
-  io::save_tensors(dir + "/model.safetensors", state,
-                   {{"format", kFormat}, {"architecture", model.architecture()}});
+  if (const auto* lm = dynamic_cast<const TransformerLM*>(&model)) {
+    // Transformers are written in Hugging Face layout (config.json + HF tensor names).
+    save_hf_model(dir, *lm);
+  } else {
+    std::vector<std::pair<std::string, at::Tensor>> state;
+    for (auto& [name, t] : model_state(model)) state.emplace_back(name, t.contiguous().cpu());
+    io::save_tensors(dir + "/model.safetensors", state,
+                     {{"format", kFormat}, {"architecture", model.architecture()}});
+  }
   Json doc = {{"format", kFormat},
               {"version", kVersion},
               {"architecture", model.architecture()},
@@ -117,21 +125,30 @@ void save_model(const std::string& dir, const Model& model, const Json& card) {
 }
 
 bool is_model_dir(const std::string& path) {
-  return io::file_exists(model_dir_of(path) + "/model.json");
+  std::string dir = model_dir_of(path);
+  return io::file_exists(dir + "/model.json") || is_hf_model_dir(dir);
 }
 
 LoadedModel load_model(const std::string& path) {
   std::string dir = model_dir_of(path);
   std::string json_path = dir + "/model.json";
-  GOLGI_CHECK(io::file_exists(json_path), "'", path, "' is not a golgi model folder (no model.json); train one with ",
-              "`golgi train` or pass the folder that holds model.json and model.safetensors");
+  if (!io::file_exists(json_path) && is_hf_model_dir(dir)) {
+    // A Hugging Face folder: config.json + safetensors weights.
+    auto model = load_hf_model(dir);
+    return {model, {{"format", "huggingface"}, {"architecture", model->architecture()},
+                    {"options", model->options()}, {"config", io::read_json_file(dir + "/config.json")}}};
+  }
+  GOLGI_CHECK(io::file_exists(json_path), "'", path, "' is not a model folder (no model.json, no Hugging Face ",
+              "config.json); train one with `golgi train` or pass the folder that holds model.json and ",
+              "model.safetensors (or config.json and model.safetensors)");
   Json doc = io::read_json_file(json_path);
   GOLGI_CHECK(doc.is_object() && doc.value("format", "") == kFormat, "'", json_path, "' is not a golgi model card");
   GOLGI_CHECK(doc.value("version", 0) == kVersion, "'", json_path, "' has model card version ", doc.value("version", 0),
               "; this golgi reads version ", kVersion);
   std::string architecture = json_member(doc, "architecture", json_path).get<std::string>();
   auto model = make_model(architecture, json_member(doc, "options", json_path));
-  load_model_state(*model, io::load_tensors(dir + "/model.safetensors"), dir + "/model.safetensors");
+  if (auto* lm = dynamic_cast<TransformerLM*>(model.get())) lm->load_hf_state(read_hf_weights(dir), dir);
+  else load_model_state(*model, io::load_tensors(dir + "/model.safetensors"), dir + "/model.safetensors");
   model->eval();
   return {model, doc};
 }

@@ -11,12 +11,15 @@
 #include "golgi/core/runtime.h"
 #include "golgi/core/seed.h"
 #include "golgi/core/version.h"
+#include "golgi/core/strings.h"
 #include "golgi/data/registry.h"
+#include "golgi/data/text_corpus.h"
 #include "golgi/io/atomic_file.h"
 #include "golgi/io/json_file.h"
 #include "golgi/io/safetensors.h"
 #include "golgi/io/torch_bridge.h"
 #include "golgi/models/registry.h"
+#include "golgi/train/language_model.h"
 #include "golgi/train/optimizer.h"
 #include "golgi/train/schedule.h"
 
@@ -49,7 +52,13 @@ const OptionSchema<TrainOptions>& TrainOptions::schema() {
       .add("seed", &TrainOptions::seed_, "seed of every random stream", at_least<int64_t>(0))
       .add("threads", &TrainOptions::threads_, "intra-op threads (0: all cores)", at_least<int64_t>(0))
       .add("max_steps", &TrainOptions::max_steps_, "stop after this many steps, keeping a checkpoint (0: no limit)",
-           at_least<int64_t>(0));
+           at_least<int64_t>(0))
+      .add("steps", &TrainOptions::steps_, "train for exactly this many steps (0: epochs decide)", at_least<int64_t>(0))
+      .add("seq_len", &TrainOptions::seq_len_, "language models: tokens per training window", at_least<int64_t>(1))
+      .add("tokenizer", &TrainOptions::tokenizer_, "language models: 'byte' or a tokenizer folder")
+      .add("balance", &TrainOptions::balance_,
+           "language models: a language's share of training windows grows as (its windows)^balance (1: natural mix)",
+           Range<double>{0.0, 1.0, false, true});
   return schema;
 }
 
@@ -169,28 +178,66 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
   set_threads(static_cast<int>(options.threads()));
   seed_everything(static_cast<uint64_t>(options.seed()));
 
-  data::DataOptions data_options;
-  data_options.data_dir = options.data_dir();
-  data_options.seed = static_cast<uint64_t>(options.seed());
-  data_options.split = "train";
-  auto train_set = data::load_dataset(options.dataset(), data_options);
-  data_options.split = "test";
-  auto test_set = data::load_dataset(options.dataset(), data_options);
-  if (options.train_limit() > 0 && options.train_limit() < train_set->size()) train_set = train_set->head(options.train_limit());
-  if (options.test_limit() > 0 && options.test_limit() < test_set->size()) test_set = test_set->head(options.test_limit());
-
-  // Adapt the model's input and output to the dataset unless the user set them.
+  // Language models train on a text corpus; classifiers on a dataset.
+  const bool language_model = is_text_corpus(options.dataset());
+  std::shared_ptr<data::Dataset> train_set, test_set;
+  LmData lm;
   Json mopts = model_options.is_null() ? Json::object() : model_options;
   auto defaults = models::model_registry().get(options.model()).default_options();
-  auto shape = train_set->sample_shape();
-  if (defaults.contains("classes") && !mopts.contains("classes")) mopts["classes"] = train_set->num_classes();
-  if (defaults.contains("input_shape") && !mopts.contains("input_shape")) mopts["input_shape"] = shape;
-  if (shape.size() == 3) {
-    if (defaults.contains("in_channels") && !mopts.contains("in_channels")) mopts["in_channels"] = shape[0];
-    if (defaults.contains("image_size") && !mopts.contains("image_size")) mopts["image_size"] = shape[1];
+  if (language_model) {
+    GOLGI_CHECK(defaults.contains("vocab_size"), "dataset '", options.dataset(), "' is a text corpus, but model '",
+                options.model(), "' is not a language model; use gpt2 or llama");
+    LmDataOptions lm_options;
+    lm_options.corpus = options.dataset();
+    lm_options.data_dir = options.data_dir();
+    lm_options.tokenizer = options.tokenizer();
+    lm_options.seed = static_cast<uint64_t>(options.seed());
+    lm_options.seq_len = options.seq_len();
+    lm_options.balance = options.balance();
+    lm = load_lm_data(lm_options);
+    train_set = lm.train;
+    test_set = lm.val;  // per-epoch metrics; the test split is measured once at the end
+    if (!mopts.contains("vocab_size")) mopts["vocab_size"] = lm.tokenizer->vocab_size();
+    if (!mopts.contains("n_ctx") && defaults.value("n_ctx", int64_t{0}) < options.seq_len()) mopts["n_ctx"] = options.seq_len();
+  } else {
+    GOLGI_CHECK(!defaults.contains("vocab_size"), "model '", options.model(), "' is a language model; train it on a ",
+                "text corpus (", join(data::text_corpus_registry().names(), ", "), ")");
+    data::DataOptions data_options;
+    data_options.data_dir = options.data_dir();
+    data_options.seed = static_cast<uint64_t>(options.seed());
+    data_options.split = "train";
+    train_set = data::load_dataset(options.dataset(), data_options);
+    data_options.split = "test";
+    test_set = data::load_dataset(options.dataset(), data_options);
+    // Adapt the model's input and output to the dataset unless the user set them.
+    auto shape = train_set->sample_shape();
+    if (defaults.contains("classes") && !mopts.contains("classes")) mopts["classes"] = train_set->num_classes();
+    if (defaults.contains("input_shape") && !mopts.contains("input_shape")) mopts["input_shape"] = shape;
+    if (shape.size() == 3) {
+      if (defaults.contains("in_channels") && !mopts.contains("in_channels")) mopts["in_channels"] = shape[0];
+      if (defaults.contains("image_size") && !mopts.contains("image_size")) mopts["image_size"] = shape[1];
+    }
   }
+  if (language_model) {
+    train_set = spread_subset(train_set, options.train_limit());
+    // Windows are grouped by language: limits take an even spread so every language stays measured.
+    test_set = spread_subset(test_set, options.test_limit());
+    lm.test = spread_subset(lm.test, options.test_limit());
+  } else {
+    if (options.train_limit() > 0 && options.train_limit() < train_set->size()) train_set = train_set->head(options.train_limit());
+    if (options.test_limit() > 0 && options.test_limit() < test_set->size()) test_set = test_set->head(options.test_limit());
+  }
+
   auto model = models::make_model(options.model(), mopts);
   const Json full_model_options = model->options();
+  if (language_model)
+    GOLGI_CHECK(full_model_options.value("n_ctx", int64_t{0}) >= options.seq_len(), "model n_ctx (",
+                full_model_options.value("n_ctx", int64_t{0}), ") is shorter than seq_len (", options.seq_len(), ")");
+  // One epoch-end (and final) measurement: val/test metrics as JSON.
+  auto measure = [&](const data::Dataset& set) -> Json {
+    if (language_model) return evaluate_lm(*model, set, lm.token_bytes, lm.languages).to_json();
+    return evaluate(*model, set).to_json();
+  };
 
   std::vector<std::pair<std::string, at::Tensor>> named_params;
   std::vector<at::Tensor> params;
@@ -216,7 +263,8 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
   const std::string checkpoint_path = out + "/checkpoint.safetensors";
   const int64_t n = train_set->size();
   const int64_t batches = (n + options.batch_size() - 1) / options.batch_size();
-  const int64_t total_steps = batches * options.epochs();
+  const int64_t total_steps = options.steps() > 0 ? options.steps() : batches * options.epochs();
+  const int64_t epochs = options.steps() > 0 ? (options.steps() + batches - 1) / batches : options.epochs();
 
   TrainResult result;
   result.out_dir = out;
@@ -267,19 +315,21 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
     save_checkpoint(checkpoint_path, *model, optimizer, snapshot, options_json, full_model_options);
   };
 
+  Json last_measured;  // the latest epoch-end measurement (reused at the end when it is current)
   Progress progress("train " + options.model(), total_steps, "step");
   progress.set(state.step);
   model->train();
   bool stopped = false;
-  for (; state.epoch < options.epochs() && !stopped; ++state.epoch) {
+  for (; state.epoch < epochs && !stopped; ++state.epoch) {
     auto order = data::epoch_order(n, static_cast<uint64_t>(options.seed()), state.epoch, /*shuffle=*/true);
-    for (; state.batch < batches; ++state.batch) {
+    for (; state.batch < batches && state.step < total_steps; ++state.batch) {
       int64_t begin = state.batch * options.batch_size();
       std::vector<int64_t> ids(order.begin() + begin, order.begin() + std::min(n, begin + options.batch_size()));
       auto batch = train_set->batch(ids);
       double lr = learning_rate(schedule, state.step, total_steps);
       optimizer.zero_grad();
-      at::Tensor loss = torch::nn::functional::cross_entropy(model->forward(batch.inputs), batch.targets);
+      at::Tensor loss = language_model ? lm_loss(*model, batch.inputs)
+                                       : torch::nn::functional::cross_entropy(model->forward(batch.inputs), batch.targets);
       double loss_value = loss.item<double>();
       GOLGI_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ", state.step,
                   " (lr ", lr, "); lower --lr or set --grad-clip");
@@ -289,10 +339,10 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
       state.step += 1;
       state.epoch_loss_sum += loss_value * static_cast<double>(ids.size());
       state.epoch_samples += static_cast<int64_t>(ids.size());
-      progress.set_postfix(fmt::format("epoch {}/{}, loss {:.4f}, lr {:.2e}", state.epoch + 1, options.epochs(),
+      progress.set_postfix(fmt::format("epoch {}/{}, loss {:.4f}, lr {:.2e}", state.epoch + 1, epochs,
                                        loss_value, lr));
       progress.set(state.step);
-      bool last_batch = state.batch + 1 == batches;
+      bool last_batch = state.batch + 1 == batches || state.step == total_steps;
       if (g_stop_signal || (options.max_steps() > 0 && state.step >= options.max_steps())) {
         state.batch += 1;  // the checkpoint records the next batch to run
         checkpoint();
@@ -307,16 +357,29 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
       }
     }
     if (stopped) break;
-    EvalResult test = evaluate(*model, *test_set);
-    state.history.push_back({{"epoch", state.epoch + 1},
-                             {"step", state.step},
-                             {"train_loss", state.epoch_samples ? state.epoch_loss_sum / state.epoch_samples : 0.0},
-                             {"test_loss", test.loss},
-                             {"test_accuracy", test.accuracy},
-                             {"seconds", elapsed()}});
-    progress.message(fmt::format("epoch {}/{}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.2f}%",
-                                 state.epoch + 1, options.epochs(), state.history.back()["train_loss"].get<double>(),
-                                 test.loss, 100 * test.accuracy));
+    Json measured = measure(*test_set);
+    last_measured = {{"step", state.step}, {"metrics", measured}};
+    Json entry = {{"epoch", state.epoch + 1},
+                  {"step", state.step},
+                  {"train_loss", state.epoch_samples ? state.epoch_loss_sum / state.epoch_samples : 0.0},
+                  {"seconds", elapsed()}};
+    if (language_model) {
+      entry["val_loss"] = measured["loss"];
+      entry["val_bits_per_byte"] = measured["bits_per_byte"];
+      Json per = Json::object();
+      for (const auto& [lang, m] : measured["per_language"].items()) per[lang] = m["bits_per_byte"];
+      entry["val_bits_per_byte_per_language"] = per;
+      progress.message(fmt::format("epoch {}/{} (step {}): train loss {:.4f}, val loss {:.4f}, val {:.3f} bits/byte",
+                                   state.epoch + 1, epochs, state.step, entry["train_loss"].get<double>(),
+                                   measured["loss"].get<double>(), measured["bits_per_byte"].get<double>()));
+    } else {
+      entry["test_loss"] = measured["loss"];
+      entry["test_accuracy"] = measured["accuracy"];
+      progress.message(fmt::format("epoch {}/{}: train loss {:.4f}, test loss {:.4f}, test accuracy {:.2f}%",
+                                   state.epoch + 1, epochs, entry["train_loss"].get<double>(),
+                                   measured["loss"].get<double>(), 100 * measured["accuracy"].get<double>()));
+    }
+    state.history.push_back(entry);
     state.batch = 0;
     state.epoch_loss_sum = 0;
     state.epoch_samples = 0;
@@ -334,7 +397,8 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
                     {"options", options_json},
                     {"model", options.model()},
                     {"model_options", full_model_options},
-                    {"dataset", {{"name", options.dataset()}, {"train_samples", n}, {"test_samples", test_set->size()}}},
+                    {"dataset", {{"name", options.dataset()}, {"train_samples", n},
+                                 {language_model ? "val_samples" : "test_samples", test_set->size()}}},
                     {"steps", state.step},
                     {"threads", threads()},
                     {"seconds", elapsed()},
@@ -345,17 +409,33 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
     return result;
   }
   result.finished = true;
-  result.test = evaluate(*model, *test_set);
-  result.metrics["test"] = result.test.to_json();
+  Json card_metrics = {{"steps", state.step}, {"train_seconds", elapsed()}};
+  Json dataset_card = train_set->card();
+  if (language_model) {
+    // Final measurements on the val and test splits (an even spread of test_limit windows when set).
+    const bool current = !last_measured.is_null() && last_measured["step"] == state.step;
+    Json val = current ? last_measured["metrics"] : evaluate_lm(*model, *test_set, lm.token_bytes, lm.languages).to_json();
+    result.lm_test = evaluate_lm(*model, *lm.test, lm.token_bytes, lm.languages).to_json();
+    result.metrics["val"] = val;
+    result.metrics["test"] = result.lm_test;
+    card_metrics["val"] = val;
+    card_metrics["test"] = result.lm_test;
+    dataset_card = lm.card;
+  } else {
+    result.test = evaluate(*model, *test_set);
+    result.metrics["test"] = result.test.to_json();
+    card_metrics["test_accuracy"] = result.test.accuracy;
+    card_metrics["test_loss"] = result.test.loss;
+  }
   io::write_json_file(out + "/metrics.json", result.metrics);
   Json card = {{"command", command},
                {"seed", options.seed()},
                {"golgi_version", kVersion},
                {"train_options", options_json},
-               {"dataset", {{"name", options.dataset()}, {"card", train_set->card()}}},
-               {"metrics", {{"test_accuracy", result.test.accuracy}, {"test_loss", result.test.loss},
-                            {"steps", state.step}, {"train_seconds", elapsed()}}}};
+               {"dataset", {{"name", options.dataset()}, {"card", dataset_card}}},
+               {"metrics", card_metrics}};
   models::save_model(out, *model, card);
+  if (language_model) save_lm_tokenizer(out, *lm.tokenizer);
   return result;
 }
 

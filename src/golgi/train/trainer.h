@@ -49,6 +49,11 @@ struct TrainOptions {
   GOLGI_ARG(int64_t, seed) = 0;
   GOLGI_ARG(int64_t, threads) = 0;  // 0: all cores
   GOLGI_ARG(int64_t, max_steps) = 0;  // stop (with a checkpoint) after this many steps in total (0: no limit)
+  GOLGI_ARG(int64_t, steps) = 0;      // train for exactly this many steps (0: `epochs` decides)
+  // Language models (text corpora, see train/language_model.h):
+  GOLGI_ARG(int64_t, seq_len) = 256;           // tokens per training window
+  GOLGI_ARG(std::string, tokenizer) = "byte";  // "byte" or a tokenizer folder
+  GOLGI_ARG(double, balance) = 1.0;            // language mix exponent in (0, 1] (1: natural)
   static const OptionSchema<TrainOptions>& schema();
 };
 
@@ -69,10 +74,14 @@ struct TrainResult {
   bool interrupted = false;  // Ctrl-C (SIGINT/SIGTERM)
   bool resumed = false;
   int64_t steps = 0;
-  EvalResult test;
-  Json metrics;  // what metrics.json holds
+  EvalResult test;  // classifiers
+  Json lm_test;     // language models: LmEvalResult::to_json() of the test split
+  Json metrics;     // what metrics.json holds
 };
 
+// Trains `options.model` on a dataset (classifiers) or a text corpus (language models: packed
+// windows, next-token loss, bits-per-byte and per-language metrics on the val split each epoch;
+// the tokenizer is saved next to the model).
 // Trains `options.model` (built from `model_options`) on `options.dataset`. `command` is recorded
 // in the model card. With `resume`, continues from out/checkpoint.safetensors when it exists (the
 // options must match those of the checkpoint). Throws golgi::Error on bad options or data.

@@ -17,6 +17,11 @@ Json tiny_options(const std::string& name) {
   if (name == "mlp") return {{"input_shape", {1, 6, 6}}, {"hidden", {5}}, {"classes", 3}};
   if (name == "cnn") return {{"image_size", 8}, {"channels", {2, 3}}, {"hidden", {4}}, {"classes", 3}};
   if (name == "resnet") return {{"image_size", 8}, {"stem_channels", 2}, {"stages", {2, 4}}, {"classes", 3}};
+  if (name == "gpt2")
+    return {{"vocab_size", 11}, {"n_ctx", 16}, {"d_model", 8}, {"n_layers", 2}, {"n_heads", 2}, {"d_mlp", 12}};
+  if (name == "llama")
+    return {{"vocab_size", 13}, {"n_ctx", 16}, {"d_model", 8}, {"n_layers", 2},
+            {"n_heads", 2}, {"n_kv_heads", 1}, {"d_mlp", 12}};
   return Json::object();
 }
 
@@ -28,13 +33,17 @@ TEST(ModelRegistry, SweepBuildsRunsSavesAndReloadsEveryModel) {
     ASSERT_FALSE(opts.empty()) << "add tiny options for new model '" << entry.name << "' to this sweep";
     auto model = models::make_model(entry.name, opts);
     model->eval();
-    auto shape = model->input_shape();
-    shape.insert(shape.begin(), 2);
-    auto x = torch::randn(shape);
+    auto x = model->example_input(2);
     auto y = model->forward(x);
-    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3}));
     EXPECT_FALSE(model->hook_names().empty());
-    EXPECT_EQ(model->hook_names().back(), "head.hook_out");
+    if (model->task() == "classify") {
+      EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3}));
+      EXPECT_EQ(model->hook_names().back(), "head.hook_out");
+    } else {
+      ASSERT_EQ(model->task(), "language-model");
+      EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, x.size(1), opts["vocab_size"].get<int64_t>()}));
+      EXPECT_EQ(model->hook_names().back(), "ln_final.hook_normalized");
+    }
     // Every hook point fires exactly once per forward pass.
     std::map<std::string, int> fired;
     std::vector<hooks::HookGuard> guards;

@@ -1,0 +1,120 @@
+// golgi generate: continue a text prompt (or token ids) with a language model.
+#include <cstdio>
+
+#include <fmt/core.h>
+#include <torch/torch.h>
+
+#include "cli.h"
+#include "golgi/core/error.h"
+#include "golgi/core/progress.h"
+#include "golgi/io/atomic_file.h"
+#include "golgi/io/torch_bridge.h"
+#include "golgi/models/generate.h"
+#include "golgi/models/registry.h"
+#include "golgi/tokenize/tokenizer.h"
+
+namespace golgi::cli {
+
+namespace {
+struct GenerateArgs {
+  std::string model, prompt, input_ids, tokenizer, out;
+  bool bos = true;
+};
+
+std::string model_folder(const std::string& path) {
+  for (const char* suffix : {"/model.json", "/model.safetensors", "/config.json"}) {
+    const std::string s = suffix;
+    if (path.size() > s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0)
+      return path.substr(0, path.size() - s.size());
+  }
+  return path;
+}
+}  // namespace
+
+Command add_generate(CLI::App& app) {
+  auto args = std::make_shared<GenerateArgs>();
+  auto options = std::make_shared<models::GenerateOptions>();
+  auto* sub = app.add_subcommand(
+      "generate",
+      "Continue a prompt with a language model (KV cache; temperature 0 is greedy).\n"
+      "With --prompt the text is tokenized with the model folder's tokenizer (or --tokenizer) and the\n"
+      "continuation is printed as it is generated. With --input-ids (int64 [batch, pos] .npy) no tokenizer is\n"
+      "needed; --out writes prompt + continuation ids as int64 .npy.\n"
+      "Example: golgi generate --model assets/models/tiny-multilingual --prompt \"Der \" --max-new-tokens 120");
+  sub->add_option("--model", args->model, "model folder (golgi or Hugging Face layout)")->required();
+  auto* prompt = sub->add_option("--prompt", args->prompt, "prompt text");
+  auto* ids = sub->add_option("--input-ids", args->input_ids, "prompt token ids, int64 [batch, pos] .npy");
+  prompt->excludes(ids);
+  sub->add_option("--tokenizer", args->tokenizer, "tokenizer folder (default: the model folder)");
+  sub->add_option("--out", args->out, "write prompt + continuation ids to this .npy");
+  sub->add_option("--bos", args->bos, "prefix a text prompt with the tokenizer's <|bos|> or <|endoftext|> token, "
+                                      "as in training [default true]");
+  auto flags = std::make_shared<SchemaFlags<models::GenerateOptions>>(sub, models::GenerateOptions::schema(), *options);
+  return {sub, [args, options, flags] {
+            flags->apply(*options);
+            GOLGI_CHECK(!args->prompt.empty() || !args->input_ids.empty(), "give --prompt TEXT or --input-ids IDS.npy");
+            auto loaded = models::load_model(args->model);
+            auto* lm = dynamic_cast<models::TransformerLM*>(loaded.model.get());
+            GOLGI_CHECK(lm, "'", args->model, "' is a ", loaded.model->architecture(),
+                        " model, not a language model; generate needs gpt2 or llama");
+            std::unique_ptr<tokenize::Tokenizer> tokenizer;
+            at::Tensor prompt_ids;
+            if (!args->prompt.empty()) {
+              const std::string dir = args->tokenizer.empty() ? model_folder(args->model) : args->tokenizer;
+              try {
+                tokenizer = tokenize::load_tokenizer(dir);
+              } catch (const Error& e) {
+                GOLGI_FAIL("cannot tokenize --prompt: ", e.what(), "; pass --tokenizer DIR or --input-ids IDS.npy");
+              }
+              std::vector<int64_t> ids;
+              if (args->bos) {
+                for (const char* name : {"<|bos|>", "<|endoftext|>"}) {
+                  if (auto id = tokenizer->special_id(name)) {
+                    ids.push_back(*id);
+                    break;
+                  }
+                }
+              }
+              auto text_ids = tokenizer->encode(args->prompt);
+              ids.insert(ids.end(), text_ids.begin(), text_ids.end());
+              prompt_ids = torch::tensor(ids, torch::kLong).unsqueeze(0);
+              if (options->stop_token() < 0)
+                for (const char* name : {"<|eos|>", "<|endoftext|>"})
+                  if (auto id = tokenizer->special_id(name)) {
+                    options->stop_token(*id);
+                    break;
+                  }
+            } else {
+              prompt_ids = io::load_npy(args->input_ids);
+              GOLGI_CHECK(prompt_ids.dim() == 2 && !prompt_ids.is_floating_point(), "'", args->input_ids,
+                          "' must hold integer token ids [batch, pos], got ", prompt_ids.scalar_type(), " ",
+                          prompt_ids.sizes());
+            }
+            std::function<void(const at::Tensor&)> stream;
+            if (tokenizer) {
+              std::fwrite(args->prompt.data(), 1, args->prompt.size(), stdout);
+              std::fflush(stdout);
+              stream = [&tokenizer, &options](const at::Tensor& next) {
+                int64_t id = next[0].item<int64_t>();
+                if (id == options->stop_token() || tokenizer->is_special(id)) return;
+                std::string text = tokenizer->decode({id});
+                std::fwrite(text.data(), 1, text.size(), stdout);
+                std::fflush(stdout);
+              };
+            }
+            at::Tensor out = models::generate(*lm, prompt_ids, *options, stream);
+            if (tokenizer) std::fputc('\n', stdout);
+            if (!args->out.empty()) io::save_npy(args->out, out.contiguous());
+            if (!tokenizer && args->out.empty()) {
+              // No tokenizer and no file: print the ids, one JSON array per sequence.
+              for (int64_t b = 0; b < out.size(0); ++b) {
+                at::Tensor row = out[b].contiguous();
+                std::vector<int64_t> v(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
+                std::printf("%s\n", Json(v).dump().c_str());
+              }
+            }
+            return kExitOk;
+          }};
+}
+
+}  // namespace golgi::cli
