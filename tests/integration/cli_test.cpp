@@ -64,7 +64,7 @@ TEST(Cli, BadInputsGiveOneLineErrors) {
   expect_error("train --model-options 'not json' --out " + dir + "/t", "--model-options must be a JSON object");
   expect_error("train --data-dir " + dir + "/nowhere --max-steps 1 --out " + dir + "/t", "scripts/setup.sh");
   expect_error("train --dataset fashion --out " + dir + "/t", "did you mean 'fashion-mnist'");
-  expect_error("eval --model " + dir + "/nomodel", "not a golgi model folder");
+  expect_error("eval --model " + dir + "/nomodel", "is not a model folder");
   expect_error("train --no-such-flag", "no-such-flag");
 }
 
