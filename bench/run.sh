@@ -4,7 +4,8 @@
 #   bash bench/run.sh BUILD_DIR          (make bench does this with BUILD_DIR=build)
 #
 # Environment: GOLGI_BENCH_REPETITIONS (default 10), GOLGI_BENCH_PYTHON (default /usr/bin/python3,
-# Debian's interpreter with python3-torch: the same libtorch 1.13 as golgi).
+# Debian's interpreter with python3-torch: the same libtorch 1.13 as golgi), GOLGI_BENCH_SECTIONS
+# (default "hook_overhead transformer": which benchmarks to run).
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -16,6 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 results=$root/bench/results
 python=${GOLGI_BENCH_PYTHON:-/usr/bin/python3}
 reps=${GOLGI_BENCH_REPETITIONS:-10}
+sections=${GOLGI_BENCH_SECTIONS:-hook_overhead transformer}
 bench_bin=$build_dir/bin/golgi_bench_hook_overhead
 
 if [[ ! -x $bench_bin ]]; then
@@ -35,6 +37,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$results"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if [[ " $sections " == *" hook_overhead "* ]]; then
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The two arms alternate, one repetition each per round, so that a change in the machine's load
@@ -244,6 +247,7 @@ print(f"target <= {TARGET_US} us per caching hook: "
       + ", ".join(f"{k} {'met' if m['meets_target'] else 'MISSED'}" for k, m in models.items()))
 print(f"wrote {out_path}")
 PY
+fi
 
 # == transformer: golgi_bench_transformer next to bench/peers/transformer_lm.py (python3-torch eager,
 # TransformerLens-style HookPoints). Optional: skipped, with a note, when the binary is not built.
@@ -253,7 +257,9 @@ PY
 transformer_bin=$build_dir/bin/golgi_bench_transformer
 transformer_rounds=${GOLGI_BENCH_TRANSFORMER_ROUNDS:-3}
 transformer_threads=${GOLGI_BENCH_TRANSFORMER_THREADS:-1}
-if [[ ! -x $transformer_bin ]]; then
+if [[ " $sections " != *" transformer "* ]]; then
+  :
+elif [[ ! -x $transformer_bin ]]; then
   echo >&2
   echo "== transformer: skipped: $transformer_bin is missing; build it with" >&2
   echo "  cmake --build $build_dir -j2 --target golgi_bench_transformer" >&2

@@ -38,6 +38,7 @@ Command add_record(CLI::App& app);
 Command add_repro(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_tokenizer(CLI::App& app);  // the `tokenizer train` group
+Command add_neurons(CLI::App& app);    // the `neurons` group
 
 // A saved model and a dataset split to run it on: `dataset` empty means the one its card names.
 struct ModelAndData {

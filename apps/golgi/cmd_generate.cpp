@@ -18,7 +18,7 @@ namespace golgi::cli {
 namespace {
 struct GenerateArgs {
   std::string model, prompt, input_ids, tokenizer, out;
-  bool bos = true;
+  bool doc_start = true;
 };
 
 std::string model_folder(const std::string& path) {
@@ -47,8 +47,9 @@ Command add_generate(CLI::App& app) {
   prompt->excludes(ids);
   sub->add_option("--tokenizer", args->tokenizer, "tokenizer folder (default: the model folder)");
   sub->add_option("--out", args->out, "write prompt + continuation ids to this .npy");
-  sub->add_option("--bos", args->bos, "prefix a text prompt with the tokenizer's <|bos|> or <|endoftext|> token, "
-                                      "as in training [default true]");
+  sub->add_option("--doc-start", args->doc_start,
+                  "start a text prompt with the end-of-document token (<|endoftext|> or <|eos|>), which precedes "
+                  "every document in golgi's language-model training [default true]");
   auto flags = std::make_shared<SchemaFlags<models::GenerateOptions>>(sub, models::GenerateOptions::schema(), *options);
   return {sub, [args, options, flags] {
             flags->apply(*options);
@@ -67,8 +68,8 @@ Command add_generate(CLI::App& app) {
                 GOLGI_FAIL("cannot tokenize --prompt: ", e.what(), "; pass --tokenizer DIR or --input-ids IDS.npy");
               }
               std::vector<int64_t> ids;
-              if (args->bos) {
-                for (const char* name : {"<|bos|>", "<|endoftext|>"}) {
+              if (args->doc_start) {
+                for (const char* name : {"<|endoftext|>", "<|eos|>"}) {
                   if (auto id = tokenizer->special_id(name)) {
                     ids.push_back(*id);
                     break;
