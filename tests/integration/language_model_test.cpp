@@ -85,6 +85,22 @@ TEST(LanguageModel, TrainEvalForwardGenerate) {
   EXPECT_EQ(g1.out.rfind("Der ", 0), 0u) << g1.out;
   EXPECT_EQ(g1.out, g2.out);
 
+  // Steering: clamping MLP neurons during generation changes the greedy continuation; bad refs are
+  // clear errors.
+  const std::string greedy = "--quiet generate --model " + out + " --prompt \"Der \" --max-new-tokens 12 --temperature 0";
+  auto plain = run_cli(greedy);
+  std::string clamps;
+  for (int n = 0; n < 8; ++n) clamps += " --clamp blocks.0.mlp.hook_post:" + std::to_string(n) + "=30";
+  auto steered = run_cli(greedy + clamps);
+  ASSERT_EQ(steered.exit_code, 0) << steered.out;
+  EXPECT_NE(steered.out, plain.out);
+  auto badref = run_cli(greedy + " --clamp blocks.7.mlp.hook_post:1=2");
+  EXPECT_EQ(badref.exit_code, 2);
+  EXPECT_NE(badref.out.find("blocks.7.mlp.hook_post"), std::string::npos) << badref.out;
+  auto badvalue = run_cli(greedy + " --clamp blocks.0.mlp.hook_post:1=big");
+  EXPECT_EQ(badvalue.exit_code, 2);
+  EXPECT_NE(badvalue.out.find("not a number"), std::string::npos) << badvalue.out;
+
   // Bad input: a classifier dataset for a language model, float ids.
   auto bad = run_cli("--quiet train --model llama --dataset synthetic-blobs --out " + out + "/bad");
   EXPECT_EQ(bad.exit_code, 2);
