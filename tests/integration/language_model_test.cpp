@@ -64,6 +64,18 @@ TEST(LanguageModel, TrainEvalForwardGenerate) {
   EXPECT_EQ(card["options"]["vocab_size"], 259);  // adapted to the byte tokenizer
   EXPECT_EQ(card["card"]["metrics"]["val"]["bits_per_byte"], val["bits_per_byte"]);
 
+  // Continued training: --init-from starts from the saved weights (a negligible learning rate keeps
+  // the validation numbers), and a conflicting explicit option is an error.
+  {
+    train::TrainOptions more = options;
+    more.out(out + "/continued").steps(1).lr(1e-12).init_from(out);
+    auto continued = train::train(more, Json::object(), "test", false);
+    EXPECT_NEAR(continued.metrics["val"]["bits_per_byte"].get<double>(), val["bits_per_byte"].get<double>(), 1e-4);
+    more.out(out + "/conflict");
+    EXPECT_NE(golgi::testing::error_of([&] { train::train(more, {{"d_model", 32}}, "test", false); }).find("d_model"),
+              std::string::npos);
+  }
+
   // golgi eval on the same windows reproduces the card's numbers.
   auto eval = run_cli("--quiet eval --model " + out + " --split val --limit 48 --out " + out + "/eval.json");
   ASSERT_EQ(eval.exit_code, 0) << eval.out;

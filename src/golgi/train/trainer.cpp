@@ -53,6 +53,9 @@ const OptionSchema<TrainOptions>& TrainOptions::schema() {
       .add("threads", &TrainOptions::threads_, "intra-op threads (0: all cores)", at_least<int64_t>(0))
       .add("max_steps", &TrainOptions::max_steps_, "stop after this many steps, keeping a checkpoint (0: no limit)",
            at_least<int64_t>(0))
+      .add("init_from", &TrainOptions::init_from_,
+           "start from the weights of this saved model (same architecture and options; fine-tuning or continued "
+           "training with a new schedule)")
       .add("steps", &TrainOptions::steps_, "train for exactly this many steps (0: epochs decide)", at_least<int64_t>(0))
       .add("seq_len", &TrainOptions::seq_len_, "language models: tokens per training window", at_least<int64_t>(1))
       .add("tokenizer", &TrainOptions::tokenizer_, "language models: 'byte' or a tokenizer folder")
@@ -229,6 +232,21 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
   }
 
   auto model = models::make_model(options.model(), mopts);
+  if (!options.init_from().empty()) {
+    // The saved model's options win over the defaults, so its weights fit; explicit model options
+    // that differ from it are an error.
+    auto start = models::load_model(options.init_from());
+    GOLGI_CHECK(start.model->architecture() == options.model(), "--init-from '", options.init_from(), "' is a ",
+                start.model->architecture(), " model, not ", options.model());
+    Json merged = start.model->options();
+    for (const auto& [key, value] : mopts.items()) {
+      if (model_options.is_object() && model_options.contains(key))
+        GOLGI_CHECK(merged[key] == value, "--init-from '", options.init_from(), "' has ", key, " = ", merged[key].dump(),
+                    " but the model options ask for ", value.dump());
+    }
+    model = models::make_model(options.model(), merged);
+    models::load_model_state(*model, models::model_state(*start.model), options.init_from());
+  }
   const Json full_model_options = model->options();
   if (language_model)
     GOLGI_CHECK(full_model_options.value("n_ctx", int64_t{0}) >= options.seq_len(), "model n_ctx (",

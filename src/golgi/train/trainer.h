@@ -50,6 +50,7 @@ struct TrainOptions {
   GOLGI_ARG(int64_t, threads) = 0;  // 0: all cores
   GOLGI_ARG(int64_t, max_steps) = 0;  // stop (with a checkpoint) after this many steps in total (0: no limit)
   GOLGI_ARG(int64_t, steps) = 0;      // train for exactly this many steps (0: `epochs` decides)
+  GOLGI_ARG(std::string, init_from) = "";  // start from this saved model's weights (fine-tuning, continued training)
   // Language models (text corpora, see train/language_model.h):
   GOLGI_ARG(int64_t, seq_len) = 256;           // tokens per training window
   GOLGI_ARG(std::string, tokenizer) = "byte";  // "byte" or a tokenizer folder
