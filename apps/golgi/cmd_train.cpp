@@ -1,6 +1,8 @@
 // golgi train: train a registered model on a registered dataset, with checkpoints and --resume.
 #include <cstdio>
 
+#include <fmt/core.h>
+
 #include "cli.h"
 #include "golgi/core/json.h"
 #include "golgi/core/runtime.h"
@@ -47,9 +49,18 @@ Command add_train(CLI::App& app) {
                           static_cast<long long>(result.steps), result.out_dir.c_str());
               return kExitOk;
             }
-            std::printf("test accuracy %.2f%% (loss %.4f) after %lld steps in %.0f s\n", 100 * result.test.accuracy,
-                        result.test.loss, static_cast<long long>(result.steps),
-                        result.metrics["seconds"].get<double>());
+            if (!result.lm_test.is_null()) {
+              std::string per;
+              for (const auto& [lang, m] : result.metrics["val"]["per_language"].items())
+                per += fmt::format(" {} {:.3f}", lang, m["bits_per_byte"].get<double>());
+              std::printf("val %.3f bits/byte, test %.3f bits/byte after %lld steps in %.0f s\nval per language:%s\n",
+                          result.metrics["val"]["bits_per_byte"].get<double>(), result.lm_test["bits_per_byte"].get<double>(),
+                          static_cast<long long>(result.steps), result.metrics["seconds"].get<double>(), per.c_str());
+            } else {
+              std::printf("test accuracy %.2f%% (loss %.4f) after %lld steps in %.0f s\n", 100 * result.test.accuracy,
+                          result.test.loss, static_cast<long long>(result.steps),
+                          result.metrics["seconds"].get<double>());
+            }
             std::printf("model:   %s/model.safetensors (card: %s/model.json)\nmetrics: %s/metrics.json\n",
                         result.out_dir.c_str(), result.out_dir.c_str(), result.out_dir.c_str());
             return kExitOk;
