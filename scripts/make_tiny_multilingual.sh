@@ -3,13 +3,15 @@
 # the Hugging Face-layout weights, golgi's model card (model.json), the byte tokenizer and a
 # README.md model card with the per-language bits per byte measured at the end of training.
 #
-#   bash scripts/make_tiny_multilingual.sh [GOLGI_BINARY]     (about 70 minutes on 2 cores)
+#   bash scripts/make_tiny_multilingual.sh [GOLGI_BINARY [RUN_DIR]]     (about 70 minutes on 2 cores)
 #
 # Training runs in runs/tiny-multilingual (resumable: re-run after Ctrl-C); only the final files
-# are copied into assets/.
+# are copied into assets/. RUN_DIR names a finished run to assemble instead, e.g. a continued
+# training run (`golgi train ... --init-from runs/tiny-multilingual --out runs/tiny-multilingual-2`);
+# the README then lists every stage of the --init-from chain whose model.json is still on disk.
 set -euo pipefail
 golgi="${1:-build/bin/golgi}"
-run="runs/tiny-multilingual"
+run="${2:-runs/tiny-multilingual}"
 asset="assets/models/tiny-multilingual"
 if [ ! -f "$run/model.json" ]; then
   "$golgi" --threads 2 train --model llama --dataset multilingual-fortunes --steps 1200 --batch-size 16 \
@@ -31,6 +33,25 @@ card = json.load(open(os.path.join(asset, "model.json")))
 metrics = json.load(open(metrics_path))
 opts, train = card["options"], card["card"]["train_options"]
 val, test = metrics["val"], metrics["test"]
+
+# The --init-from chain, oldest stage first: (command, steps, tokens, seconds).
+stages = []
+stage_card = card
+while True:
+    t = stage_card["card"]["train_options"]
+    m = stage_card["card"]["metrics"]
+    stages.insert(0, (stage_card["card"]["command"], m["steps"], m["steps"] * t["batch_size"] * t["seq_len"],
+                      m["train_seconds"]))
+    parent = t.get("init_from", "")
+    if not parent:
+        break
+    parent_card = os.path.join(parent, "model.json")
+    if not os.path.exists(parent_card):
+        stages.insert(0, (f"(earlier stage {parent}: its model.json is no longer on disk)", 0, 0, 0))
+        break
+    stage_card = json.load(open(parent_card))
+total_tokens = sum(s[2] for s in stages)
+total_minutes = sum(s[3] for s in stages) / 60
 size = os.path.getsize(os.path.join(asset, "model.safetensors"))
 lm = card["card"]["dataset"]["card"]
 rows = []
@@ -38,9 +59,8 @@ met = [lang for lang, v in val["per_language"].items() if v["bits_per_byte"] <= 
 status = (f"**Status: the target of issue 3 (val <= 2.2 bits/byte in every language) is met in "
           f"{len(met)} of {len(val['per_language'])} languages ({', '.join(sorted(met)) or 'none'}).** ")
 if len(met) < len(val["per_language"]):
-    status += (f"The model has seen {metrics['steps'] * train['batch_size'] * train['seq_len'] / 1e6:.1f}M tokens "
-               f"(about {metrics['steps'] * train['batch_size'] * train['seq_len'] / metrics['seconds']:.0f} training "
-               f"tokens/s on this 2-core machine); byte-level models of this size keep improving well past that, so "
+    status += (f"The model has seen {total_tokens / 1e6:.1f}M tokens in {total_minutes:.0f} minutes of training "
+               f"(about {total_tokens / max(1, total_minutes * 60):.0f} tokens/s on this 2-core machine); byte-level models of this size keep improving well past that, so "
                f"the next step is continued training from these weights (`golgi train ... --init-from {asset}`) "
                f"with a new schedule. The Cyrillic languages score lower per byte because their two-byte "
                f"characters make every other byte nearly predictable.")
@@ -68,12 +88,12 @@ and {opts['n_kv_heads']} key/value heads (grouped-query attention), SwiGLU MLP w
 
 ## Training
 
-- Command: `{card['card']['command']}`
-- Seed {card['card']['seed']}; {metrics['steps']} steps of {train['batch_size']} windows x {train['seq_len']} bytes
-  ({metrics['steps'] * train['batch_size'] * train['seq_len'] / 1e6:.1f}M tokens), AdamW (weight decay
-  {train['weight_decay']}), cosine schedule {train['lr']} -> {train['min_lr']} after {train['warmup_steps']}
-  warm-up steps, gradient clipping {train['grad_clip']}; {metrics['seconds'] / 60:.0f} minutes on
-  {metrics['threads']} CPU threads.
+- Stages (each continues from the previous one's weights with `--init-from`):
+{chr(10).join(f"  {i + 1}. `{c}`: {st} steps, {tok / 1e6:.1f}M tokens, {sec / 60:.0f} minutes" for i, (c, st, tok, sec) in enumerate(stages))}
+- In all {total_tokens / 1e6:.1f}M tokens in {total_minutes:.0f} minutes on {metrics['threads']} CPU threads. Last stage:
+  seed {card['card']['seed']}, {metrics['steps']} steps of {train['batch_size']} windows x {train['seq_len']} bytes,
+  AdamW (weight decay {train['weight_decay']}), cosine schedule {train['lr']} -> {train['min_lr']} after
+  {train['warmup_steps']} warm-up steps, gradient clipping {train['grad_clip']}.
 - Data: every paragraph of the fortunes packages, decoded to UTF-8, deduplicated, split per
   language 90/5/5 (seed 0). Each language's documents are packed separately, each followed by
   `<|eos|>`. Language mix: balance {train['balance']} (a language's share of training windows
