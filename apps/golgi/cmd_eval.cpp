@@ -18,13 +18,6 @@ struct EvalArgs {
   int64_t batch_size = 256, limit = 0, seq_len = 0;
 };
 
-std::string folder_of(const std::string& path) {
-  for (const std::string suffix : {"/model.json", "/model.safetensors", "/config.json"})
-    if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
-      return path.substr(0, path.size() - suffix.size());
-  return path;
-}
-
 // Language models: bits per byte and loss per language on a text corpus split. The corpus,
 // window length, seed and tokenizer default to those the model card records.
 int eval_language_model(const EvalArgs& args, const models::LoadedModel& loaded) {
@@ -39,7 +32,7 @@ int eval_language_model(const EvalArgs& args, const models::LoadedModel& loaded)
   o.data_dir = args.data_dir;
   o.seed = train_options.value("seed", uint64_t{0});
   o.seq_len = args.seq_len > 0 ? args.seq_len : train_options.value("seq_len", int64_t{256});
-  const std::string dir = folder_of(args.model);
+  const std::string dir = models::model_folder(args.model);
   o.tokenizer = !args.tokenizer.empty() ? args.tokenizer
                 : (io::file_exists(dir + "/tokenizer_config.json") || io::file_exists(dir + "/vocab.json") ||
                    io::file_exists(dir + "/tokenizer.json"))

@@ -15,6 +15,7 @@
 #include "golgi/models/generate.h"
 #include "golgi/models/registry.h"
 #include "golgi/tokenize/tokenizer.h"
+#include "golgi/train/language_model.h"
 
 namespace golgi::cli {
 
@@ -42,14 +43,6 @@ std::pair<hooks::NeuronRef, double> parse_ref_value(const std::string& text, con
   return {hooks::NeuronRef::parse(text.substr(0, eq)), value};
 }
 
-std::string model_folder(const std::string& path) {
-  for (const char* suffix : {"/model.json", "/model.safetensors", "/config.json"}) {
-    const std::string s = suffix;
-    if (path.size() > s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0)
-      return path.substr(0, path.size() - s.size());
-  }
-  return path;
-}
 }  // namespace
 
 Command add_generate(CLI::App& app) {
@@ -88,30 +81,19 @@ Command add_generate(CLI::App& app) {
             std::unique_ptr<tokenize::Tokenizer> tokenizer;
             at::Tensor prompt_ids;
             if (!args->prompt.empty()) {
-              const std::string dir = args->tokenizer.empty() ? model_folder(args->model) : args->tokenizer;
+              const std::string dir = args->tokenizer.empty() ? models::model_folder(args->model) : args->tokenizer;
               try {
                 tokenizer = tokenize::load_tokenizer(dir);
               } catch (const Error& e) {
                 GOLGI_FAIL("cannot tokenize --prompt: ", e.what(), "; pass --tokenizer DIR or --input-ids IDS.npy");
               }
+              const auto separator = train::document_separator(*tokenizer);
               std::vector<int64_t> ids;
-              if (args->doc_start) {
-                for (const char* name : {"<|endoftext|>", "<|eos|>"}) {
-                  if (auto id = tokenizer->special_id(name)) {
-                    ids.push_back(*id);
-                    break;
-                  }
-                }
-              }
+              if (args->doc_start && separator) ids.push_back(*separator);
               auto text_ids = tokenizer->encode(args->prompt);
               ids.insert(ids.end(), text_ids.begin(), text_ids.end());
               prompt_ids = torch::tensor(ids, torch::kLong).unsqueeze(0);
-              if (options->stop_token() < 0)
-                for (const char* name : {"<|eos|>", "<|endoftext|>"})
-                  if (auto id = tokenizer->special_id(name)) {
-                    options->stop_token(*id);
-                    break;
-                  }
+              if (options->stop_token() < 0 && separator) options->stop_token(*separator);
             } else {
               prompt_ids = io::load_npy(args->input_ids);
               GOLGI_CHECK(prompt_ids.dim() == 2 && !prompt_ids.is_floating_point(), "'", args->input_ids,

@@ -42,11 +42,6 @@ ModelEntry make_entry(const char* name, const char* description) {
   return e;
 }
 
-std::string model_dir_of(const std::string& path) {
-  if (ends_with(path, "/model.json") || ends_with(path, "/model.safetensors")) return path.substr(0, path.rfind('/'));
-  if (path == "model.json" || path == "model.safetensors") return ".";
-  return path;
-}
 }  // namespace
 
 const Registry<ModelEntry>& model_registry() {
@@ -124,13 +119,21 @@ void save_model(const std::string& dir, const Model& model, const Json& card) {
   io::write_json_file(dir + "/model.json", doc);
 }
 
+std::string model_folder(const std::string& path) {
+  for (const std::string file : {"model.json", "model.safetensors", "config.json"}) {
+    if (path == file) return ".";
+    if (ends_with(path, "/" + file)) return path.substr(0, path.size() - file.size() - 1);
+  }
+  return path;
+}
+
 bool is_model_dir(const std::string& path) {
-  std::string dir = model_dir_of(path);
+  std::string dir = model_folder(path);
   return io::file_exists(dir + "/model.json") || is_hf_model_dir(dir);
 }
 
 LoadedModel load_model(const std::string& path) {
-  std::string dir = model_dir_of(path);
+  std::string dir = model_folder(path);
   std::string json_path = dir + "/model.json";
   if (!io::file_exists(json_path) && is_hf_model_dir(dir)) {
     // A Hugging Face folder: config.json + safetensors weights.

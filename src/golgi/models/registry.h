@@ -46,6 +46,9 @@ struct LoadedModel {
 };
 // `path` is a model folder (or its model.json / model.safetensors). Throws golgi::Error.
 LoadedModel load_model(const std::string& path);
+// The model folder `path` names: the folder itself, or the folder of its model.json,
+// model.safetensors or config.json.
+std::string model_folder(const std::string& path);
 // True when `path` looks like a golgi model folder.
 bool is_model_dir(const std::string& path);
 

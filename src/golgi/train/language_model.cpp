@@ -20,10 +20,15 @@ std::shared_ptr<tokenize::Tokenizer> make_lm_tokenizer(const std::string& spec) 
   return std::shared_ptr<tokenize::Tokenizer>(tokenize::load_tokenizer(spec));
 }
 
+std::optional<int64_t> document_separator(const tokenize::Tokenizer& tokenizer) {
+  for (const char* name : {"<|endoftext|>", "<|eos|>"})
+    if (auto id = tokenizer.special_id(name)) return id;
+  return std::nullopt;
+}
+
 namespace {
 int64_t separator_id(const tokenize::Tokenizer& tokenizer, const std::string& spec) {
-  for (const char* name : {"<|endoftext|>", "<|eos|>"})
-    if (auto id = tokenizer.special_id(name)) return *id;
+  if (auto id = document_separator(tokenizer)) return *id;
   GOLGI_FAIL("tokenizer '", spec, "' has no end-of-document token (<|endoftext|> or <|eos|>); language-model ",
              "training separates documents with one");
 }

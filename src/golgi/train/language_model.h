@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ struct LmData {
 
 // True when `name` is a registered text corpus (data/text_corpora.def).
 bool is_text_corpus(const std::string& name);
+
+// The token that ends (and so precedes) every document in training: <|endoftext|> or <|eos|>, or
+// nullopt when the tokenizer has neither.
+std::optional<int64_t> document_separator(const tokenize::Tokenizer& tokenizer);
 
 // The tokenizer "byte" names (ByteTokenizer with its default special tokens) or the one in a folder.
 std::shared_ptr<tokenize::Tokenizer> make_lm_tokenizer(const std::string& spec);
