@@ -21,23 +21,15 @@ struct EvalArgs {
 // Language models: bits per byte and loss per language on a text corpus split. The corpus,
 // window length, seed and tokenizer default to those the model card records.
 int eval_language_model(const EvalArgs& args, const models::LoadedModel& loaded) {
-  const Json train_options = loaded.card.contains("card") ? loaded.card["card"].value("train_options", Json::object())
-                                                          : Json::object();
-  train::LmDataOptions o;
-  o.corpus = !args.dataset.empty() ? args.dataset : train_options.value("dataset", std::string());
+  train::LmDataOptions o = train::lm_data_options_from_card(loaded.card, args.model);
+  if (!args.dataset.empty()) o.corpus = args.dataset;
   GOLGI_CHECK(!o.corpus.empty(), "'", args.model, "' has no training record naming its text corpus; pass --dataset ",
               "(e.g. multilingual-fortunes)");
   GOLGI_CHECK(train::is_text_corpus(o.corpus), "'", o.corpus, "' is not a text corpus; language models are ",
               "evaluated on one (see `golgi info`)");
   o.data_dir = args.data_dir;
-  o.seed = train_options.value("seed", uint64_t{0});
-  o.seq_len = args.seq_len > 0 ? args.seq_len : train_options.value("seq_len", int64_t{256});
-  const std::string dir = models::model_folder(args.model);
-  o.tokenizer = !args.tokenizer.empty() ? args.tokenizer
-                : (io::file_exists(dir + "/tokenizer_config.json") || io::file_exists(dir + "/vocab.json") ||
-                   io::file_exists(dir + "/tokenizer.json"))
-                    ? dir
-                    : train_options.value("tokenizer", std::string("byte"));
+  if (args.seq_len > 0) o.seq_len = args.seq_len;
+  if (!args.tokenizer.empty()) o.tokenizer = args.tokenizer;
   auto data = train::load_lm_data(o);
   std::shared_ptr<data::Dataset> split;
   if (args.split == "val") split = data.val;

@@ -9,8 +9,7 @@
 #include "golgi/core/error.h"
 #include "golgi/core/progress.h"
 #include "golgi/io/atomic_file.h"
-#include "golgi/hooks/neuron_ref.h"
-#include "golgi/hooks/scoped_hooks.h"
+#include "golgi/hooks/intervention_set.h"
 #include "golgi/io/torch_bridge.h"
 #include "golgi/models/generate.h"
 #include "golgi/models/registry.h"
@@ -23,26 +22,8 @@ namespace {
 struct GenerateArgs {
   std::string model, prompt, input_ids, tokenizer, out;
   bool doc_start = true;
-  std::vector<std::string> clamp, scale, zero;
+  std::vector<std::string> clamp, scale, zero, add;
 };
-
-// "REF=VALUE" -> (ref, value), with errors naming the flag.
-std::pair<hooks::NeuronRef, double> parse_ref_value(const std::string& text, const std::string& flag) {
-  const size_t eq = text.rfind('=');
-  GOLGI_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < text.size(), flag, " expects REF=VALUE (e.g. ",
-              "blocks.2.mlp.hook_post:17=4.0), got '", text, "'");
-  double value = 0;
-  try {
-    size_t used = 0;
-    value = std::stod(text.substr(eq + 1), &used);
-    GOLGI_CHECK(used == text.size() - eq - 1, "trailing characters");
-  } catch (const std::exception&) {
-    GOLGI_FAIL(flag, " '", text, "': '", text.substr(eq + 1), "' is not a number");
-  }
-  GOLGI_CHECK(std::isfinite(value), flag, " '", text, "': the value must be finite");
-  return {hooks::NeuronRef::parse(text.substr(0, eq)), value};
-}
-
 }  // namespace
 
 Command add_generate(CLI::App& app) {
@@ -70,6 +51,8 @@ Command add_generate(CLI::App& app) {
       ->type_name("REF=VALUE");
   sub->add_option("--scale", args->scale, "multiply a neuron by FACTOR; repeatable")->type_name("REF=FACTOR");
   sub->add_option("--zero", args->zero, "zero a neuron (ablation); repeatable")->type_name("REF");
+  sub->add_option("--add", args->add, "add a vector (.npy, e.g. a steering direction) to a hook point; repeatable")
+      ->type_name("HOOK=FILE.npy");
   auto flags = std::make_shared<SchemaFlags<models::GenerateOptions>>(sub, models::GenerateOptions::schema(), *options);
   return {sub, [args, options, flags] {
             flags->apply(*options);
@@ -101,22 +84,15 @@ Command add_generate(CLI::App& app) {
                           prompt_ids.sizes());
             }
             // Interventions stay attached for the whole generation (the guards die with this scope).
-            std::vector<hooks::HookGuard> interventions;
-            auto attach = [&](const hooks::NeuronRef& ref, hooks::Intervention kind, double value) {
-              hooks::validate(ref, *lm);
-              GOLGI_CHECK(ref.position.empty(), "'", ref.str(), "': generate applies interventions at every position ",
-                          "(each decoding step is a one-position pass); drop the @position");
-              interventions.push_back(hooks::intervene(*lm, ref, kind, value));
-            };
-            for (const auto& text : args->clamp) {
-              auto [ref, value] = parse_ref_value(text, "--clamp");
-              attach(ref, hooks::Intervention::kSet, value);
-            }
-            for (const auto& text : args->scale) {
-              auto [ref, value] = parse_ref_value(text, "--scale");
-              attach(ref, hooks::Intervention::kScale, value);
-            }
-            for (const auto& text : args->zero) attach(hooks::NeuronRef::parse(text), hooks::Intervention::kZero, 0);
+            hooks::InterventionSet set;
+            for (const auto& text : args->clamp) set.add_text("clamp", text);
+            for (const auto& text : args->scale) set.add_text("scale", text);
+            for (const auto& text : args->zero) set.add_text("zero", text);
+            for (const auto& text : args->add) set.add_text("add", text);
+            for (const auto& item : set.items())
+              GOLGI_CHECK(item.ref.position.empty(), "'", item.ref.str(), "': generate applies interventions at every ",
+                          "position (each decoding step is a one-position pass); drop the @position");
+            hooks::HookGuards interventions = set.apply(*lm);
             std::function<void(const at::Tensor&)> stream;
             if (tokenizer) {
               std::fwrite(args->prompt.data(), 1, args->prompt.size(), stdout);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include <torch/torch.h>
 
@@ -9,6 +10,8 @@
 #include "golgi/core/progress.h"
 #include "golgi/core/seed.h"
 #include "golgi/data/text_corpus.h"
+#include "golgi/io/atomic_file.h"
+#include "golgi/models/registry.h"
 #include "golgi/tokenize/bpe.h"
 
 namespace golgi::train {
@@ -68,6 +71,21 @@ std::shared_ptr<data::Dataset> to_dataset(const std::string& name, const std::st
   return std::make_shared<data::Dataset>(name, split, inputs, targets, card);
 }
 }  // namespace
+
+LmDataOptions lm_data_options_from_card(const Json& card, const std::string& model_dir) {
+  const Json train_options =
+      card.contains("card") ? card["card"].value("train_options", Json::object()) : Json::object();
+  LmDataOptions o;
+  o.corpus = train_options.value("dataset", std::string());
+  o.seed = train_options.value("seed", uint64_t{0});
+  o.seq_len = train_options.value("seq_len", int64_t{256});
+  const std::string dir = models::model_folder(model_dir);
+  o.tokenizer = (io::file_exists(dir + "/tokenizer_config.json") || io::file_exists(dir + "/vocab.json") ||
+                 io::file_exists(dir + "/tokenizer.json"))
+                    ? dir
+                    : train_options.value("tokenizer", std::string("byte"));
+  return o;
+}
 
 LmData load_lm_data(const LmDataOptions& o) {
   GOLGI_CHECK(o.seq_len >= 1, "seq_len must be >= 1, got ", o.seq_len);
@@ -234,6 +252,23 @@ std::shared_ptr<data::Dataset> spread_subset(const std::shared_ptr<data::Dataset
   at::Tensor ids = torch::arange(n, torch::kLong).mul(size).div(n, "floor");
   return std::make_shared<data::Dataset>(windows->name(), windows->split(), windows->inputs().index_select(0, ids),
                                          windows->targets().index_select(0, ids), windows->card());
+}
+
+std::shared_ptr<data::Dataset> per_language_subset(const std::shared_ptr<data::Dataset>& windows, int64_t per_language) {
+  GOLGI_CHECK(per_language >= 1, "per_language must be >= 1, got ", per_language);
+  const at::Tensor targets = windows->targets().contiguous();
+  const int64_t* t = targets.data_ptr<int64_t>();
+  std::map<int64_t, std::vector<int64_t>> by_language;
+  for (int64_t i = 0; i < targets.numel(); ++i) by_language[t[i]].push_back(i);
+  std::vector<int64_t> ids;
+  for (const auto& [language, rows] : by_language) {
+    const int64_t n = static_cast<int64_t>(rows.size());
+    const int64_t take = std::min(n, per_language);
+    for (int64_t i = 0; i < take; ++i) ids.push_back(rows[static_cast<size_t>(i * n / take)]);
+  }
+  at::Tensor index = torch::tensor(ids, torch::kLong);
+  return std::make_shared<data::Dataset>(windows->name(), windows->split(), windows->inputs().index_select(0, index),
+                                         windows->targets().index_select(0, index), windows->card());
 }
 
 void save_lm_tokenizer(const std::string& dir, const tokenize::Tokenizer& tokenizer) {

@@ -62,6 +62,12 @@ std::shared_ptr<tokenize::Tokenizer> make_lm_tokenizer(const std::string& spec);
 
 LmData load_lm_data(const LmDataOptions& options);
 
+// The data a saved language model was trained on, as its card records it (golgi's model.json):
+// corpus, split seed, window length, and the tokenizer saved in the model folder (else the card's).
+// A bare Hugging Face folder has no record: corpus empty, seed 0, seq_len 256. Callers override
+// fields after the call.
+LmDataOptions lm_data_options_from_card(const Json& card, const std::string& model_dir);
+
 // Mean next-token cross-entropy (nats) of a batch of windows [batch, seq_len + 1]; -1 targets are
 // ignored.
 at::Tensor lm_loss(models::Model& model, const at::Tensor& windows);
@@ -87,6 +93,9 @@ LmEvalResult evaluate_lm(models::Model& model, const data::Dataset& windows, con
 // evaluations; the whole dataset when n <= 0 or n >= size.
 std::shared_ptr<data::Dataset> spread_subset(const std::shared_ptr<data::Dataset>& windows, int64_t n);
 
+// At most `per_language` windows of every language, evenly spread over that language's windows
+// (all of a language that has fewer), so each language is measured on the same amount of text.
+std::shared_ptr<data::Dataset> per_language_subset(const std::shared_ptr<data::Dataset>& windows, int64_t per_language);
 // Writes the tokenizer into a model folder so `golgi generate --prompt` finds it.
 void save_lm_tokenizer(const std::string& dir, const tokenize::Tokenizer& tokenizer);
 
