@@ -5,7 +5,7 @@
 #
 # Environment: GOLGI_BENCH_REPETITIONS (default 10), GOLGI_BENCH_PYTHON (default /usr/bin/python3,
 # Debian's interpreter with python3-torch: the same libtorch 1.13 as golgi), GOLGI_BENCH_SECTIONS
-# (default "hook_overhead transformer": which benchmarks to run).
+# (default "hook_overhead transformer": which benchmarks to run; also "lmhead_decode").
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -279,4 +279,25 @@ else
   t_load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   "$python" "$root/bench/transformer_compare.py" "$tmp" "$transformer_rounds" "$results" \
     "$t_load_before" "$t_load_after"
+fi
+
+# == lmhead_decode: golgi_bench_lmhead_decode (every GPT-2-small-shaped neuron through a 50,257-token
+# unembedding, ~3 minutes a pass on one core) with bench/peers/lmhead_decode.py as its embedded peer.
+# Not in the default sections (it takes ~10 minutes); ask for it with GOLGI_BENCH_SECTIONS=lmhead_decode.
+lmhead_bin=$build_dir/bin/golgi_bench_lmhead_decode
+lmhead_threads=${GOLGI_BENCH_LMHEAD_THREADS:-1}
+if [[ " $sections " != *" lmhead_decode "* ]]; then
+  :
+elif [[ ! -x $lmhead_bin ]]; then
+  echo >&2
+  echo "== lmhead_decode: skipped: $lmhead_bin is missing; build it with" >&2
+  echo "  cmake --build $build_dir -j2 --target golgi_bench_lmhead_decode" >&2
+else
+  export OMP_NUM_THREADS=$lmhead_threads OPENBLAS_NUM_THREADS=$lmhead_threads MKL_NUM_THREADS=$lmhead_threads
+  echo
+  echo "== lmhead_decode: golgi ($lmhead_bin) with its python3-torch peer, $lmhead_threads thread(s)"
+  "$lmhead_bin" --threads "$lmhead_threads" --repetitions 1 --paired 24 --peer "$root/bench/peers/lmhead_decode.py" \
+    >"$tmp/lmhead.json"
+  cp "$tmp/lmhead.json" "$results/lmhead_decode.json.tmp" && mv "$results/lmhead_decode.json.tmp" "$results/lmhead_decode.json"
+  echo "   wrote $results/lmhead_decode.json"
 fi

@@ -39,6 +39,9 @@ Command add_repro(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_tokenizer(CLI::App& app);  // the `tokenizer train` group
 Command add_neurons(CLI::App& app);    // the `neurons` group
+// Subcommands of `neurons` that live in files of their own (cmd_neurons_<name>.cpp).
+Command add_neurons_decode(CLI::App& group);
+Command add_neurons_relation(CLI::App& group);
 
 // A saved model and a dataset split to run it on: `dataset` empty means the one its card names.
 struct ModelAndData {

@@ -60,6 +60,10 @@ TextCorpus load_text_corpus(const std::string& name, const TextCorpusOptions& op
 
 // Loaders (listed in text_corpora.def).
 TextCorpus load_multilingual_fortunes(const TextCorpusOptions& options);
+TextCorpus load_animal_fortunes(const TextCorpusOptions& options);
+TextCorpus load_animal_fortunes_qa(const TextCorpusOptions& options);
+// The animals of animal-fortunes' templated sentences, lower case ("dog", "cat", ...).
+const std::vector<std::string>& animal_names();
 
 // Shared helpers for text loaders.
 // True when `bytes` is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).

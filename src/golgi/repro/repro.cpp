@@ -1,5 +1,7 @@
 #include "golgi/repro/repro.h"
 
+#include <map>
+
 namespace golgi::repro {
 
 bool Claim::pass() const {
@@ -16,9 +18,26 @@ Json Claim::to_json() const {
           {"unit", unit}, {"pass", pass()}, {"description", description}};
 }
 
+// Each implemented reproduction's run function, declared here and defined in repro/<id>.cpp.
+#define GOLGI_REPRO(id, function) ReproResult function(const ReproOptions& options);
+#include "golgi/repro/runs.def"
+#undef GOLGI_REPRO
+
+namespace {
+std::function<ReproResult(const ReproOptions&)> run_of(const std::string& id) {
+  static const std::map<std::string, std::function<ReproResult(const ReproOptions&)>> runs = {
+#define GOLGI_REPRO(id, function) {id, function},
+#include "golgi/repro/runs.def"
+#undef GOLGI_REPRO
+  };
+  auto it = runs.find(id);
+  return it == runs.end() ? nullptr : it->second;
+}
+}  // namespace
+
 const Registry<PaperEntry>& paper_registry() {
   static const Registry<PaperEntry> registry("paper id", {
-#define GOLGI_PAPER(id, group, year, title, status) PaperEntry{id, group, year, title, status, nullptr},
+#define GOLGI_PAPER(id, group, year, title, status) PaperEntry{id, group, year, title, status, run_of(id)},
 #include "golgi/repro/papers.def"
 #undef GOLGI_PAPER
   });

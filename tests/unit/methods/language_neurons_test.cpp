@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "golgi/analysis/neuron_stats.h"
 #include "golgi/core/error.h"
 #include "golgi/methods/language_neurons/language_neurons.h"
 
@@ -150,6 +151,37 @@ TEST(LanguageNeuronCounts, ProbabilitiesFromCountsAndTotals) {
   EXPECT_FLOAT_EQ(p[0][0][1].item<float>(), 0.0f);  // max(0, 3 - 5)
   EXPECT_FLOAT_EQ(p[1][0][0].item<float>(), 7.0f);
   EXPECT_FLOAT_EQ(p[1][0][1].item<float>(), 2.0f);
+}
+
+TEST(LanguageNeuronCounts, FromNeuronStatisticsGiveResponseOnlyProbabilities) {
+  analysis::NeuronStats stats;
+  stats.labels = {"de", "en"};
+  stats.hooks = {"blocks.0.mlp.hook_pre", "blocks.1.mlp.hook_pre"};
+  stats.hook_neurons = {3, 3};
+  stats.tokens = torch::tensor({10, 4}, torch::kInt64);
+  stats.active = torch::tensor({1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 4}, torch::kInt64).view({2, 6});
+  const auto counts = counts_from_stats(stats);
+  EXPECT_EQ(counts.counts.sizes(), (std::vector<int64_t>{2, 2, 2, 3}));
+  EXPECT_EQ(counts.counts[1][0][1][2].item<int64_t>(), 4);
+  EXPECT_EQ(counts.counts.select(1, 1).abs().sum().item<int64_t>(), 0);
+  auto p = counts.probabilities();
+  EXPECT_FLOAT_EQ(p[0][1][0].item<float>(), 0.4f);
+  EXPECT_FLOAT_EQ(p[1][0][1].item<float>(), 0.25f);
+  stats.hook_neurons = {4, 2};
+  EXPECT_THROW(counts_from_stats(stats), Error);
+}
+
+TEST(LanguageNeuronDeactivation, ZeroesTheLanguagesMaskPerLayer) {
+  Json selection = {{"languages", {"de", "en"}}, {"masks", {{"de", {{1, 4}, Json::array(), {0}}}, {"en", {Json::array(), {2}, Json::array()}}}}};
+  auto set = deactivate_language(selection, "de");
+  ASSERT_EQ(set.size(), 3u);
+  EXPECT_EQ(set.items()[0].ref.str(), "blocks.0.mlp.hook_post:1");
+  EXPECT_EQ(set.items()[1].ref.str(), "blocks.0.mlp.hook_post:4");
+  EXPECT_EQ(set.items()[2].ref.str(), "blocks.2.mlp.hook_post:0");
+  EXPECT_EQ(deactivate_language(selection, "en", "blocks.{l}.mlp.hook_pre").items()[0].ref.str(),
+            "blocks.1.mlp.hook_pre:2");
+  EXPECT_THROW(deactivate_language(selection, "fr"), Error);
+  EXPECT_THROW(deactivate_language(selection, "de", "blocks.mlp"), Error);
 }
 
 TEST(LanguageNeuronErrors, BadInputsThrowNamingTheProblem) {

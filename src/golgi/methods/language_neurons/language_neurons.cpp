@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "golgi/analysis/neuron_stats.h"
+#include "golgi/core/strings.h"
 #include "golgi/io/json_file.h"
 #include "golgi/io/torch_bridge.h"
 
@@ -324,6 +326,63 @@ Json LanguageNeuronSelection::to_json() const {
           {"top_k", top_k},
           {"masks", masks_json},
           {"summary", summary_json()}};
+}
+
+ActivationCounts counts_from_stats(const analysis::NeuronStats& stats) {
+  GOLGI_CHECK(stats.labels.size() >= 2, "language neurons need at least 2 languages, the statistics have ",
+              stats.labels.size());
+  const int64_t L = static_cast<int64_t>(stats.hooks.size());
+  GOLGI_CHECK(L >= 1, "the statistics have no hook points");
+  const int64_t H = stats.hook_neurons[0];
+  for (size_t h = 0; h < stats.hooks.size(); ++h)
+    GOLGI_CHECK(stats.hook_neurons[h] == H, "language neurons need the same number of neurons in every layer; '",
+                stats.hooks[h], "' has ", stats.hook_neurons[h], ", '", stats.hooks[0], "' has ", H);
+  const int64_t K = static_cast<int64_t>(stats.labels.size());
+  ActivationCounts counts;
+  counts.languages = stats.labels;
+  counts.counts = torch::zeros({K, 2, L, H}, torch::kInt64);
+  counts.counts.select(1, 0).copy_(stats.active.view({K, L, H}));
+  for (int64_t k = 0; k < K; ++k) {
+    counts.full_tokens.push_back(stats.tokens[k].item<int64_t>());
+    counts.prefix_tokens.push_back(0);
+  }
+  counts.validate();
+  return counts;
+}
+
+namespace {
+
+std::string layer_hook(const std::string& format, int64_t layer) {
+  const size_t at = format.find("{l}");
+  GOLGI_CHECK(at != std::string::npos, "the hook format '", format, "' needs a {l} where the layer goes");
+  return format.substr(0, at) + std::to_string(layer) + format.substr(at + 3);
+}
+
+}  // namespace
+
+hooks::InterventionSet deactivate_language(const LanguageNeuronSelection& selection, const std::string& language,
+                                           const std::string& hook_format) {
+  return deactivate_language(selection.to_json(), language, hook_format);
+}
+
+hooks::InterventionSet deactivate_language(const Json& selection, const std::string& language,
+                                           const std::string& hook_format) {
+  GOLGI_CHECK(selection.contains("masks") && selection["masks"].is_object(),
+              "a language-neuron selection needs \"masks\": {language: [[layer 0 neurons], ...]}");
+  const auto& masks = selection["masks"];
+  if (!masks.contains(language)) {
+    std::vector<std::string> names;
+    for (auto it = masks.begin(); it != masks.end(); ++it) names.push_back(it.key());
+    GOLGI_FAIL("the selection has no language '", language, "'", did_you_mean(language, names));
+  }
+  hooks::InterventionSet set;
+  const auto& layers = masks[language];
+  GOLGI_CHECK(layers.is_array(), "the mask of '", language, "' must be a list of per-layer neuron lists");
+  for (size_t l = 0; l < layers.size(); ++l) {
+    GOLGI_CHECK(layers[l].is_array(), "the mask of '", language, "', layer ", l, ", must be a list of neuron indices");
+    set.zero_all(layer_hook(hook_format, static_cast<int64_t>(l)), layers[l].get<std::vector<int64_t>>());
+  }
+  return set;
 }
 
 }  // namespace golgi::methods

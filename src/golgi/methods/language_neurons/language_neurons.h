@@ -44,6 +44,11 @@
 
 #include "golgi/core/json.h"
 #include "golgi/core/options.h"
+#include "golgi/hooks/intervention_set.h"
+
+namespace golgi::analysis {
+struct NeuronStats;
+}
 
 namespace golgi::methods {
 
@@ -118,5 +123,20 @@ LanguageNeuronSelection select_language_neurons(const at::Tensor& p, const std::
 
 // The AutoSweep bisection of the header comment (uses top_rate, activation_bar, sweep_*).
 double autosweep_lambda(const at::Tensor& p, const LanguageNeuronOptions& options = {});
+
+// Counts from golgi's own neuron statistics (analysis/neuron_stats.h) over response tokens only:
+// "full" holds the response-token counts and "prefix" zeros, so probabilities() gives exactly the
+// response-only p of the header comment. The statistics' hook points are the L layers and must all
+// have H neurons (e.g. blocks.*.mlp.hook_pre: active iff the gate pre-activation > 0, i.e.
+// SiLU(gate) > 0 for Llama; the MLP pre-activation > 0 for GPT-2).
+ActivationCounts counts_from_stats(const analysis::NeuronStats& stats);
+
+// Zeroes the neurons of `language` in a selection, at hook `hook_format` with "{l}" replaced by the
+// layer (default blocks.{l}.mlp.hook_post: the gated unit's output, i.e. the neuron switched off).
+hooks::InterventionSet deactivate_language(const LanguageNeuronSelection& selection, const std::string& language,
+                                           const std::string& hook_format = "blocks.{l}.mlp.hook_post");
+// The same from a saved selection (to_json() of a selection: {"languages", "masks": {...}}).
+hooks::InterventionSet deactivate_language(const Json& selection, const std::string& language,
+                                           const std::string& hook_format = "blocks.{l}.mlp.hook_post");
 
 }  // namespace golgi::methods
