@@ -86,6 +86,9 @@ ReproResult run_lmhead_decode(const ReproOptions& options) {
                           .weight_decay(0.01)
                           .grad_clip(1.0)
                           .checkpoint_every(0)
+                          // One thread: a model this small spends more time in OpenMP hand-offs than
+                          // in arithmetic on two (measured: 11.2 min for --quick on 2 threads).
+                          .threads(1)
                           .seed(static_cast<int64_t>(options.seed))
                           .out(out + "/model");
   auto base_run = train::train(base_options, model_options, "golgi repro lmhead-decode (pretraining)");
