@@ -42,6 +42,24 @@ constexpr double kLanguageShare = 0.75;
 
 std::string layer_hook(int64_t layer) { return "blocks." + std::to_string(layer) + ".mlp.hook_post"; }
 
+// Language k's own bits/byte rise against the others' under one deactivation.
+struct OwnEffect {
+  double own = 0, others_mean = 0;
+  bool own_is_largest = true;
+};
+
+OwnEffect own_effect(const std::vector<double>& relative_change, int64_t k) {
+  const int64_t K = static_cast<int64_t>(relative_change.size());
+  OwnEffect e;
+  e.own = relative_change[static_cast<size_t>(k)];
+  for (int64_t j = 0; j < K; ++j) {
+    if (j == k) continue;
+    e.others_mean += relative_change[static_cast<size_t>(j)] / static_cast<double>(K - 1);
+    e.own_is_largest = e.own_is_largest && relative_change[static_cast<size_t>(j)] < e.own;
+  }
+  return e;
+}
+
 }  // namespace
 
 ReproResult run_language_neurons(const ReproOptions& options) {
@@ -100,19 +118,12 @@ ReproResult run_language_neurons(const ReproOptions& options) {
       auto effect = analysis::compare_lm(
           baseline, analysis::evaluate_lm_under(*lm, methods::deactivate_language(selection, lang), *windows,
                                                 data.token_bytes, data.languages));
-      const auto& r = effect.relative_change;
-      const double own = r[static_cast<size_t>(k)];
-      double others = 0;
-      bool own_is_max = true;
-      for (int64_t j = 0; j < K; ++j) {
-        if (j == k) continue;
-        others += r[static_cast<size_t>(j)] / static_cast<double>(K - 1);
-        own_is_max = own_is_max && r[static_cast<size_t>(j)] < own;
-      }
-      success = own_is_max && own >= kOwnRise && others <= kOthersRise;
+      const auto e = own_effect(effect.relative_change, k);
+      const double own = e.own, others = e.others_mean;
+      success = e.own_is_largest && own >= kOwnRise && others <= kOthersRise;
       entry["own_rise"] = own;
       entry["others_mean_rise"] = others;
-      entry["own_is_largest"] = own_is_max;
+      entry["own_is_largest"] = e.own_is_largest;
       entry["relative_change"] = effect.to_json()["relative_change"];
 
       // The control: the same number of neurons in each layer, drawn uniformly.
@@ -157,19 +168,12 @@ ReproResult run_language_neurons(const ReproOptions& options) {
       auto effect = analysis::compare_lm(
           baseline, analysis::evaluate_lm_under(*lm, methods::deactivate_language(wide, lang), *windows,
                                                 data.token_bytes, data.languages));
-      const auto& r = effect.relative_change;
-      double others = 0;
-      bool own_is_max = true;
-      for (int64_t j = 0; j < K; ++j) {
-        if (j == k) continue;
-        others += r[static_cast<size_t>(j)] / static_cast<double>(K - 1);
-        own_is_max = own_is_max && r[static_cast<size_t>(j)] < r[static_cast<size_t>(k)];
-      }
-      per[lang] = {{"neurons", wide.per_language[static_cast<size_t>(k)]}, {"own_rise", r[static_cast<size_t>(k)]},
-                   {"others_mean_rise", others}, {"own_is_largest", own_is_max}};
-      largest += own_is_max ? 1 : 0;
-      own_sum += r[static_cast<size_t>(k)];
-      others_sum += others;
+      const auto e = own_effect(effect.relative_change, k);
+      per[lang] = {{"neurons", wide.per_language[static_cast<size_t>(k)]}, {"own_rise", e.own},
+                   {"others_mean_rise", e.others_mean}, {"own_is_largest", e.own_is_largest}};
+      largest += e.own_is_largest ? 1 : 0;
+      own_sum += e.own;
+      others_sum += e.others_mean;
       ++measured;
     }
     std::fprintf(stderr, "top_rate %g: lambda %.4g, own rise largest in %lld of %lld languages, mean own %+.1f%%, "
