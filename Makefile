@@ -4,7 +4,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 30
 GOLGI := $(BUILD_DIR)/bin/golgi
 
-.PHONY: all setup configure build demo test test-unit test-integration test-xcheck test-repro bench fuzz clean
+.PHONY: all setup configure build demo test test-unit test-integration test-xcheck test-e2e test-repro bench fuzz clean
 
 all: build
 
@@ -18,13 +18,15 @@ configure: setup
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Until the atlas lands: train the Fashion-MNIST CNN, evaluate it, and record its neurons.
+# Builds the atlases of the two bundled models (first run: a few minutes; cached in atlases/), then
+# serves the viewer at http://127.0.0.1:$(PORT)/ until Ctrl-C. `golgi demo --help` explains.
+PORT ?= 8080
 demo: build
-	bash scripts/demo.sh $(GOLGI)
+	$(GOLGI) demo --port $(PORT)
 
-# unit + integration + xcheck (the README's test command; CI runs it).
+# unit + integration + xcheck + e2e (the README's test command; CI runs it).
 test: build
-	cd $(BUILD_DIR) && ctest -L 'unit|integration|xcheck' --output-on-failure -j$(JOBS)
+	cd $(BUILD_DIR) && ctest -L 'unit|integration|xcheck|e2e' --output-on-failure -j$(JOBS)
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j$(JOBS)
@@ -34,6 +36,9 @@ test-integration: build
 
 test-xcheck: build
 	cd $(BUILD_DIR) && ctest -L xcheck --output-on-failure
+
+test-e2e: build
+	cd $(BUILD_DIR) && ctest -L e2e --output-on-failure
 
 test-repro: build
 	cd $(BUILD_DIR) && ctest -L repro --output-on-failure

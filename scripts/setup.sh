@@ -27,6 +27,8 @@ PACKAGES=(
   dataset-fashion-mnist
   tzdata iso-codes locales fortunes fortunes-min fortunes-de fortunes-es fortunes-it fortunes-pl fortunes-ru fortunes-cs fortunes-br fortunes-eo fortunes-ga fortunes-bg  # text corpora (multilingual-fortunes, facts-kb)
   nodejs  # tokenizer xcheck (npm gpt-3-encoder); npm itself: see below
+  chromium  # the atlas viewer's browser end-to-end test (tests/e2e, driven by npm playwright-core)
+  wrk       # HTTP load benchmark of golgi serve (bench/load)
   # independent references for tests (tests/xcheck) and peers for benchmarks (bench/peers)
   python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-brian
 )
@@ -46,10 +48,17 @@ fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "setup.sh: installing ${#missing[@]} packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup.sh: installing ${#missing[@]} packages: ${missing[*]}"
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The browser test's one npm dependency (playwright-core, pinned in tests/e2e/package.json and its
+# lock file; it drives Debian's chromium and downloads no browser).
+e2e_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+if [ -f "$e2e_dir/package.json" ] && [ ! -d "$e2e_dir/node_modules/playwright-core" ]; then
+  echo "setup.sh: npm install in tests/e2e"
+  (cd "$e2e_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
+fi
 echo "setup.sh: done"

@@ -251,3 +251,26 @@ TEST(AtlasBuild, BadInputGetsOneClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AtlasDemo, NoServeBuildsBothBundledAtlasesThenReusesThem) {
+  auto dir = golgi::testing::scratch_dir("atlas_demo");
+  const std::string args = "--threads 1 --quiet demo --no-serve --lm-limit 24 --atlas-dir " + dir;
+  auto first = run_cli(args);
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  for (const char* name : {"tiny-multilingual", "fashion-cnn"}) {
+    const std::string path = dir + "/" + name + ".db";
+    ASSERT_TRUE(golgi::io::file_exists(path)) << path;
+    Database db = golgi::atlas::open_atlas(path);
+    auto q = db.prepare("SELECT name FROM models");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.text(0), name);
+  }
+  auto second = run_cli(args);
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  EXPECT_NE(second.out.find("tiny-multilingual.db is ready (cached)"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("fashion-cnn.db is ready (cached)"), std::string::npos) << second.out;
+}
+
+}  // namespace

@@ -68,6 +68,7 @@ CREATE TABLE examples (
   model_id INTEGER NOT NULL REFERENCES models(id),
   id INTEGER NOT NULL,
   label_id INTEGER,
+  text TEXT,
   tokens_json TEXT,
   image_id INTEGER,
   PRIMARY KEY (model_id, id)
