@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 using golgi::Json;
 using golgi::atlas::Database;
 using golgi::testing::run_cli;
+using golgi::testing::spawn_cli;
 
 std::string cnn_dir() { return golgi::testing::source_dir() + "/assets/models/fashion-cnn"; }
 std::string lm_dir() { return golgi::testing::source_dir() + "/assets/models/tiny-multilingual"; }
@@ -36,16 +37,6 @@ std::string lm_dir() { return golgi::testing::source_dir() + "/assets/models/tin
 std::string cnn_args(const std::string& out, int64_t limit, const std::string& extra = "") {
   return "--threads 1 --quiet atlas build --model " + cnn_dir() + " --limit " + std::to_string(limit) +
          " --batch-size 8 --exemplars 5 --out " + out + " " + extra;
-}
-
-pid_t spawn_cli(const std::string& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string command = "exec " + golgi::testing::cli_path() + " " + args + " > " + log + " 2>&1";
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
 }
 
 // Exit status and peak resident memory (KiB) of a CLI run.

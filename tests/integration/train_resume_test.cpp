@@ -18,20 +18,11 @@
 namespace {
 
 using golgi::testing::run_cli;
+using golgi::testing::spawn_cli;
 
 const std::string kTrainArgs =
     "--threads 1 --quiet train --model cnn --dataset fashion-mnist --train-limit 3000 --test-limit 500 "
     "--epochs 2 --batch-size 50 --checkpoint-every 7 --warmup-steps 10 --seed 11";
-
-pid_t spawn_cli(const std::string& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string command = "exec " + golgi::testing::cli_path() + " " + args + " > " + log + " 2>&1";
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
 
 // Waits until `path` exists (the run has written its first checkpoint), then a little longer so
 // the kill lands mid-epoch.

@@ -23,4 +23,8 @@ struct CliResult {
 // Runs `golgi <args>` through the shell (args are passed verbatim).
 CliResult run_cli(const std::string& args);
 
+// Starts `golgi <args>` in the background with stdout and stderr going to `log`; returns its pid
+// (the golgi process itself: the shell execs it), for tests that kill or measure a run.
+int spawn_cli(const std::string& args, const std::string& log);
+
 }  // namespace golgi::testing
