@@ -29,5 +29,6 @@ std::shared_ptr<Dataset> load_dataset(const std::string& name, const DataOptions
 // Loaders (listed in datasets.def).
 std::shared_ptr<Dataset> load_fashion_mnist(const DataOptions& options);
 std::shared_ptr<Dataset> load_synthetic_blobs(const DataOptions& options);
+std::shared_ptr<Dataset> load_burst_order(const DataOptions& options);
 
 }  // namespace golgi::data
