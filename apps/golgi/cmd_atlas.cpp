@@ -20,7 +20,7 @@ std::string join_lines(const std::vector<std::string>& lines, const std::string&
 Command add_atlas_build(CLI::App& group) {
   auto options = std::make_shared<atlas::AtlasBuildOptions>();
   auto hooks = std::make_shared<std::vector<std::string>>();
-  auto annotators = std::make_shared<std::string>("all");
+  auto annotators = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"all"});
   auto* sub = group.add_subcommand(
       "build",
       "Build a neuron atlas: one SQLite file saying what every neuron of a model does (docs/atlas.md).\n"
@@ -39,7 +39,7 @@ Command add_atlas_build(CLI::App& group) {
                   "hook points or patterns to record (default: blocks.*.mlp.hook_post for language models; every\n"
                   "*.hook_post and head.hook_out otherwise)")
       ->delimiter(',');
-  sub->add_option("--annotators", *annotators, "annotators to run: all, none or a comma-separated list");
+  sub->add_option("--annotators", *annotators, "annotators to run: all, none or a comma-separated list")->delimiter(',');
   auto flags = std::make_shared<SchemaFlags<atlas::AtlasBuildOptions>>(sub, atlas::AtlasBuildOptions::schema(), *options,
                                                                        std::vector<std::string>{"progress", "restart"});
   auto restart = std::make_shared<bool>(false);
@@ -49,16 +49,7 @@ Command add_atlas_build(CLI::App& group) {
   return {sub, [options, hooks, annotators, flags, restart] {
             flags->apply(*options);
             options->hooks(*hooks);
-            std::vector<std::string> names;
-            size_t start = 0;
-            while (start <= annotators->size()) {
-              size_t comma = annotators->find(',', start);
-              std::string name = annotators->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-              if (!name.empty()) names.push_back(name);
-              if (comma == std::string::npos) break;
-              start = comma + 1;
-            }
-            options->annotators(names);
+            options->annotators(*annotators);
             options->restart(*restart);
             options->progress(!progress_quiet());
             auto result = atlas::build_atlas(*options);

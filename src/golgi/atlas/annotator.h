@@ -58,6 +58,9 @@ struct AtlasContext {
   std::vector<AtlasHook> hooks;
   // Per hook (same order): per-label mean activation [K, neurons] and activation probability.
   std::vector<at::Tensor> label_means, label_probability;
+  // Per hook: the stream's top label [neurons] int64 (-1: none) and class-selectivity index
+  // [neurons] float32 (NaN: fewer than two labels seen), as stored in the neurons table.
+  std::vector<at::Tensor> top_label, selectivity;
   int64_t model_id = 0;
 
   const AtlasHook* find_hook(const std::string& name) const;

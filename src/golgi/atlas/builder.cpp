@@ -771,6 +771,21 @@ AtlasBuildResult build_atlas(const AtlasBuildOptions& options) {
       context.label_means.push_back(means);
       context.label_probability.push_back(probs);
     }
+    auto sel = db.prepare("SELECT top_label, selectivity FROM neurons WHERE hook_id = ? ORDER BY idx");
+    for (const auto& hook : hooks) {
+      at::Tensor top = torch::full({hook.neurons}, -1, torch::kLong);
+      at::Tensor index = torch::full({hook.neurons}, std::nanf(""), torch::kFloat);
+      auto top_a = top.accessor<int64_t, 1>();
+      auto index_a = index.accessor<float, 1>();
+      sel.bind(1, hook.id);
+      for (int64_t j = 0; sel.step() && j < hook.neurons; ++j) {
+        if (!sel.is_null(0)) top_a[j] = sel.integer(0);
+        if (!sel.is_null(1)) index_a[j] = static_cast<float>(sel.real(1));
+      }
+      sel.reset();
+      context.top_label.push_back(top);
+      context.selectivity.push_back(index);
+    }
   }
   for (const auto& name : annotator_names) {
     auto done = db.prepare("SELECT summary_json FROM annotator_runs WHERE model_id = ? AND name = ?");

@@ -44,5 +44,4 @@ struct HookStream {
   void restore(const std::map<std::string, at::Tensor>& saved, const std::string& prefix);
 };
 
-
 }  // namespace golgi::atlas
