@@ -15,8 +15,19 @@
 //   refractory  after a spike the neuron stays at V_reset and silent for refractory_steps steps
 // The membrane starts at 0 (v_init "zero") or V_th / 2 ("half_threshold").
 //
-// References: Fang et al. 2021 (SpikingJelly; charge rules, detach_reset, ATan surrogate);
-// Neftci, Mostafa & Zenke 2019 (surrogate gradient learning).
+// Adaptive threshold (ALIF, Bellec et al. 2018, "Long short-term memory and learning-to-learn in
+// networks of spiking neurons"), on when `adaptation` (β_a) > 0:
+//   threshold  A_t = V_th + β_a a_{t−1}          (fire: s = Θ(h − A_t); soft reset subtracts A_t)
+//   adaptation a_t = ρ a_{t−1} + s_t,   ρ = exp(−dt / tau_adapt),   a_{−1} = 0
+// During refractory steps the adaptation keeps decaying.
+//
+// Learnable parameters (LifParameters): per-neuron tau_m and V_th tensors [neurons] replace the
+// scalars of the options; the fused kernel returns their gradients (summed over batch and time).
+// tau_m must exceed dt everywhere (LifLayer keeps it there by construction, lif_layer.h).
+//
+// References: Fang et al. 2021 (SpikingJelly; charge rules, detach_reset, ATan surrogate; PLIF,
+// learnable membrane time constants); Neftci, Mostafa & Zenke 2019 (surrogate gradient learning);
+// Bellec et al. 2018 (adaptive threshold).
 #pragma once
 
 #include <string>
@@ -39,22 +50,36 @@ struct LifOptions {
   GOLGI_ARG(int64_t, refractory_steps) = 0;
   GOLGI_ARG(std::string, surrogate) = "atan"; // atan | sigmoid | fast_sigmoid | rectangular
   GOLGI_ARG(double, alpha) = 2.0;             // the surrogate's sharpness / width
+  GOLGI_ARG(double, adaptation) = 0.0;        // β_a, threshold increase per unit of adaptation (0: plain LIF)
+  GOLGI_ARG(double, tau_adapt) = 200.0;       // adaptation time constant, same unit as dt (> dt)
   // Tests only: emit the surrogate's smooth primitive instead of the step, so the surrogate
   // gradient is the exact gradient and finite differences can check the backward pass.
   GOLGI_ARG(bool, smooth_spikes) = false;
   static const OptionSchema<LifOptions>& schema();
 };
 
+// Recordables, NEST style: `spikes`, `V_m` and, with adaptation, `V_th` (the adaptive threshold).
 struct LifOutput {
-  at::Tensor spikes;  // [T, batch, neurons], 0/1 (smooth_spikes: in (0, 1))
-  at::Tensor v;       // [T, batch, neurons], membrane after the reset of each step
+  at::Tensor spikes;     // [T, batch, neurons...], 0/1 (smooth_spikes: in (0, 1))
+  at::Tensor v;          // [T, batch, neurons...], V_m after the reset of each step
+  at::Tensor threshold;  // [T, batch, neurons...], A_t; only defined when options.adaptation() > 0
 };
 
-// Fused kernel. x: input current [T, batch, neurons] (any trailing shape is flattened), float32 or
-// float64, on CPU. Differentiable with respect to x (a LibTorch autograd function).
-LifOutput lif_multistep(const at::Tensor& x, const LifOptions& options = {});
+// Per-neuron parameters that override the options' scalars. Each is undefined (use the option) or
+// a tensor with one value per neuron ([neurons...] or flat, numel = x.numel() / (T * batch)) of
+// x's dtype; either may require grad.
+struct LifParameters {
+  at::Tensor tau_m;        // same unit as dt, every value > dt
+  at::Tensor v_threshold;  // V_th
+};
+
+// Fused kernel. x: input current [T, batch, neurons...] (trailing dims flattened), float32 or
+// float64, on CPU. Differentiable with respect to x and the per-neuron parameters (a LibTorch
+// autograd function with a hand-written backward through time).
+LifOutput lif_multistep(const at::Tensor& x, const LifOptions& options = {}, const LifParameters& parameters = {});
 
 // The same neuron written step by step with LibTorch ops and autograd (the correctness reference).
-LifOutput lif_multistep_reference(const at::Tensor& x, const LifOptions& options = {});
+LifOutput lif_multistep_reference(const at::Tensor& x, const LifOptions& options = {},
+                                  const LifParameters& parameters = {});
 
 }  // namespace golgi::spiking
