@@ -4,7 +4,10 @@ PyTorch user writes it (snnTorch / SpikingJelly step mode): a Python loop over T
 step, the ATan surrogate as a Python autograd function, hard reset, Adam. Prints one JSON line:
 {"ms_per_step": ..., "steps": ..., "threads": ...}.
 
-usage: spiking_lif.py --threads N --steps K [--T 100 --batch 64]
+--shape onn: the Open Neuromorphic SNN-library benchmark shape, one Linear(n, n) + LIF layer, batch
+16, T 500, analog input, forward + backward of the summed spikes (no optimiser).
+
+usage: spiking_lif.py [--shape train|onn] [--n 512] --threads N --steps K
 """
 import argparse
 import json
@@ -53,19 +56,52 @@ class Net(torch.nn.Module):
         return out / T
 
 
+class Layer(torch.nn.Module):
+    def __init__(self, n, beta):
+        super().__init__()
+        self.fc = torch.nn.Linear(n, n)
+        self.beta = beta
+        self.n = n
+
+    def forward(self, x):
+        v = torch.zeros(x.shape[1], self.n)
+        spikes = []
+        for t in range(x.shape[0]):
+            h = self.beta * v + self.fc(x[t])
+            s = ATanSpike.apply(h - 1.0, 2.0)
+            v = h * (1 - s)
+            spikes.append(s)
+        return torch.stack(spikes)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--T", type=int, default=100)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--shape", choices=["train", "onn"], default="train")
+    p.add_argument("--n", type=int, default=512)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    if a.shape == "onn":
+        layer = Layer(a.n, math.exp(-1.0 / 2.0))
+        x = torch.rand(500, 16, a.n)
+
+        def onn_step():
+            layer.zero_grad()
+            layer(x).sum().backward()
+
+        onn_step()  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            onn_step()
+        ms = (time.perf_counter() - t0) * 1000 / a.steps
+        print(json.dumps({"ms_per_step": ms, "steps": a.steps, "threads": a.threads}))
+        return
     net = Net(math.exp(-1.0 / 2.0))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x = (torch.rand(a.T, a.batch, 140) < 0.2).float()
-    y = torch.randint(0, 20, (a.batch,))
+    x = (torch.rand(100, 64, 140) < 0.2).float()
+    y = torch.randint(0, 20, (64,))
 
     def step():
         opt.zero_grad()

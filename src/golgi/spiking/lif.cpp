@@ -260,12 +260,13 @@ struct BackwardBuffers {
   double *grad_tau, *grad_v_th;  // per element [batch x neurons], summed over time; may be null
 };
 
-// Reverse-mode sweep through time in double. Adjoint state per element: dL/dv_t and dL/da_t
-// arriving from step t+1.
-template <typename T>
-void backward_kernel(const Params& p, const double* tau, const double* v_th_of, int64_t neurons,
-                     const BackwardBuffers& io, int64_t steps, int64_t n) {
-  const bool adaptive = p.adaptation > 0;
+// Reverse-mode sweep through time in double over one block. Adjoint state per element: dL/dv_t
+// and dL/da_t arriving from step t+1. Templated on the charge rule, adaptation and whether
+// parameter gradients are wanted so the common case (no adaptation, no learned parameters)
+// carries none of their arithmetic.
+template <typename T, Charge C, bool Adaptive, bool WantParameters>
+void backward_block(const Params& p, const double* tau, const double* v_th_of, int64_t neurons,
+                    const BackwardBuffers& io, int64_t steps, int64_t n, int64_t begin, int64_t end) {
   const auto* h = static_cast<const T*>(io.h);
   const auto* s = static_cast<const T*>(io.s);
   const auto* v = static_cast<const T*>(io.v);
@@ -274,48 +275,82 @@ void backward_kernel(const Params& p, const double* tau, const double* v_th_of, 
   const auto* grad_v = static_cast<const T*>(io.grad_v);
   const auto* grad_thr = static_cast<const T*>(io.grad_threshold);
   auto* grad_x = static_cast<T*>(io.grad_x);
-  at::parallel_for(0, n, kBlock, [&](int64_t begin, int64_t end) {
-    const int64_t len = end - begin;
-    const BlockNeurons nb = block_neurons(p, tau, v_th_of, neurons, begin, end);
-    std::vector<double> future_v(static_cast<size_t>(len), 0.0), future_a(static_cast<size_t>(len), 0.0);
-    std::vector<double> g_tau(static_cast<size_t>(len), 0.0), g_v_th(static_cast<size_t>(len), 0.0);
-    for (int64_t t = steps - 1; t >= 0; --t) {
-      const int64_t row = t * n + begin;
-      for (int64_t j = 0; j < len; ++j) {
-        const int64_t at = row + j;
-        const auto e = static_cast<size_t>(j);
-        const double gv = (grad_v ? static_cast<double>(grad_v[at]) : 0.0) + future_v[e];
-        const double ga = future_a[e];
-        const double g_thr_out = grad_thr ? static_cast<double>(grad_thr[at]) : 0.0;
-        if (io.refractory && io.refractory[at]) {
-          grad_x[at] = 0;
-          future_v[e] = 0;  // v_t = V_reset does not depend on v_{t-1}
-          g_v_th[e] += g_thr_out;
-          future_a[e] = ga * p.rho + g_thr_out * p.adaptation;
-          continue;
+  const int64_t len = end - begin;
+  const BlockNeurons nb = block_neurons(p, tau, v_th_of, neurons, begin, end);
+  std::vector<double> hv(static_cast<size_t>(len)), hx(static_cast<size_t>(len));
+  for (int64_t j = 0; j < len; ++j) {
+    hv[static_cast<size_t>(j)] = dh_dv(C, nb.k[static_cast<size_t>(j)]);
+    hx[static_cast<size_t>(j)] = dh_dx(C, nb.k[static_cast<size_t>(j)]);
+  }
+  std::vector<double> future_v(static_cast<size_t>(len), 0.0), future_a(static_cast<size_t>(len), 0.0);
+  std::vector<double> g_tau(static_cast<size_t>(len), 0.0), g_v_th(static_cast<size_t>(len), 0.0);
+  const bool hard = p.hard, detach = p.detach;
+  const double v_reset = p.v_reset;
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t row = t * n + begin;
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t at = row + j;
+      const auto e = static_cast<size_t>(j);
+      const double gv = (grad_v ? static_cast<double>(grad_v[at]) : 0.0) + future_v[e];
+      const double ga = Adaptive ? future_a[e] : 0.0;
+      const double g_thr_out = Adaptive && grad_thr ? static_cast<double>(grad_thr[at]) : 0.0;
+      if (io.refractory && io.refractory[at]) {
+        grad_x[at] = 0;
+        future_v[e] = 0;  // v_t = V_reset does not depend on v_{t-1}
+        if (WantParameters) g_v_th[e] += g_thr_out;
+        if (Adaptive) future_a[e] = ga * p.rho + g_thr_out * p.adaptation;
+        continue;
+      }
+      const double ht = static_cast<double>(h[at]), st = static_cast<double>(s[at]);
+      const double threshold = Adaptive ? static_cast<double>(thr[at]) : nb.v_th[e];
+      const double sg = p.surrogate.grad(ht - threshold);
+      // s feeds the spike output and the adaptation (always), and the reset unless detached.
+      const double ds_reset = hard ? v_reset - ht : -threshold;
+      const double gu = ((grad_s ? static_cast<double>(grad_s[at]) : 0.0) + ga) * sg + (detach ? 0.0 : gv * ds_reset * sg);
+      const double gh = gu + gv * (hard ? 1 - st : 1.0);
+      grad_x[at] = static_cast<T>(gh * hx[e]);
+      future_v[e] = gh * hv[e];
+      if (Adaptive || WantParameters) {
+        const double g_threshold = -gu + gv * (hard ? 0.0 : -st) + g_thr_out;
+        if (WantParameters) {
+          const double v_prev = t > 0 ? static_cast<double>(v[at - n]) : (p.half_threshold_init ? nb.v_th[e] / 2 : 0.0);
+          g_tau[e] += gh * dh_dtau(C, p, nb.k[e], nb.tau[e], v_prev, ht);
+          g_v_th[e] += g_threshold;
         }
-        const double ht = static_cast<double>(h[at]), st = static_cast<double>(s[at]);
-        const double threshold = adaptive ? static_cast<double>(thr[at]) : nb.v_th[e];
-        const double sg = p.surrogate.grad(ht - threshold);
-        // s feeds the spike output and the adaptation (always), and the reset unless detached.
-        const double ds_reset = p.hard ? p.v_reset - ht : -threshold;
-        const double gu = ((grad_s ? static_cast<double>(grad_s[at]) : 0.0) + (adaptive ? ga : 0.0)) * sg +
-                          (p.detach ? 0.0 : gv * ds_reset * sg);
-        const double gh = gu + gv * (p.hard ? 1 - st : 1.0);
-        const double g_threshold = -gu + gv * (p.hard ? 0.0 : -st) + g_thr_out;
-        grad_x[at] = static_cast<T>(gh * dh_dx(p.charge, nb.k[e]));
-        const double v_prev = t > 0 ? static_cast<double>(v[at - n]) : (p.half_threshold_init ? nb.v_th[e] / 2 : 0.0);
-        g_tau[e] += gh * dh_dtau(p.charge, p, nb.k[e], nb.tau[e], v_prev, ht);
-        g_v_th[e] += g_threshold;
-        future_v[e] = gh * dh_dv(p.charge, nb.k[e]);
-        future_a[e] = adaptive ? ga * p.rho + g_threshold * p.adaptation : 0.0;
+        if (Adaptive) future_a[e] = ga * p.rho + g_threshold * p.adaptation;
       }
     }
-    for (int64_t j = 0; j < len; ++j) {
-      const auto e = static_cast<size_t>(j);
-      if (p.half_threshold_init) g_v_th[e] += future_v[e] / 2;  // v_{-1} = V_th / 2
-      if (io.grad_tau) io.grad_tau[begin + j] = g_tau[e];
-      if (io.grad_v_th) io.grad_v_th[begin + j] = g_v_th[e];
+  }
+  if (!WantParameters) return;
+  for (int64_t j = 0; j < len; ++j) {
+    const auto e = static_cast<size_t>(j);
+    if (p.half_threshold_init) g_v_th[e] += future_v[e] / 2;  // v_{-1} = V_th / 2
+    if (io.grad_tau) io.grad_tau[begin + j] = g_tau[e];
+    if (io.grad_v_th) io.grad_v_th[begin + j] = g_v_th[e];
+  }
+}
+
+template <typename T, Charge C>
+void backward_charge(const Params& p, const double* tau, const double* v_th, int64_t neurons, const BackwardBuffers& io,
+                     int64_t steps, int64_t n, int64_t begin, int64_t end) {
+  const bool adaptive = p.adaptation > 0, want = io.grad_tau || io.grad_v_th;
+  if (adaptive && want) backward_block<T, C, true, true>(p, tau, v_th, neurons, io, steps, n, begin, end);
+  else if (adaptive) backward_block<T, C, true, false>(p, tau, v_th, neurons, io, steps, n, begin, end);
+  else if (want) backward_block<T, C, false, true>(p, tau, v_th, neurons, io, steps, n, begin, end);
+  else backward_block<T, C, false, false>(p, tau, v_th, neurons, io, steps, n, begin, end);
+}
+
+template <typename T>
+void backward_kernel(const Params& p, const double* tau, const double* v_th, int64_t neurons,
+                     const BackwardBuffers& io, int64_t steps, int64_t n) {
+  at::parallel_for(0, n, kBlock, [&](int64_t begin, int64_t end) {
+    switch (p.charge) {
+      case Charge::Decay: backward_charge<T, Charge::Decay>(p, tau, v_th, neurons, io, steps, n, begin, end); break;
+      case Charge::DecayInput: backward_charge<T, Charge::DecayInput>(p, tau, v_th, neurons, io, steps, n, begin, end); break;
+      case Charge::NoDecayInput:
+        backward_charge<T, Charge::NoDecayInput>(p, tau, v_th, neurons, io, steps, n, begin, end);
+        break;
+      case Charge::IF: backward_charge<T, Charge::IF>(p, tau, v_th, neurons, io, steps, n, begin, end); break;
     }
   });
 }

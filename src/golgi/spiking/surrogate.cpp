@@ -73,26 +73,6 @@ std::string Surrogate::name() const {
   return "?";
 }
 
-double Surrogate::grad(double x) const {
-  const double a = alpha;
-  switch (kind) {
-    case SurrogateKind::ATan: {
-      const double u = kPi * a / 2 * x;
-      return (a / 2) / (1 + u * u);
-    }
-    case SurrogateKind::Sigmoid: {
-      const double s = 1 / (1 + std::exp(-a * x));
-      return a * s * (1 - s);
-    }
-    case SurrogateKind::FastSigmoid: {
-      const double d = 1 + a * std::fabs(x);
-      return 1 / (d * d);
-    }
-    case SurrogateKind::Rectangular: return std::fabs(x) < a / 2 ? 1 / a : 0.0;
-  }
-  return 0;
-}
-
 double Surrogate::primitive(double x) const {
   const double a = alpha;
   switch (kind) {

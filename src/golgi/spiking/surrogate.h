@@ -13,6 +13,7 @@
 // gradients equal to the surrogate ones, so finite differences can check hand-written backwards.
 #pragma once
 
+#include <cmath>
 #include <string>
 
 #include <ATen/core/Tensor.h>
@@ -29,7 +30,26 @@ struct Surrogate {
   static Surrogate parse(const std::string& name, double alpha);
   std::string name() const;
 
-  double grad(double x) const;       // σ'(x)
+  // σ'(x). Inline: fused kernels call it once per element and time step.
+  double grad(double x) const {
+    const double a = alpha;
+    switch (kind) {
+      case SurrogateKind::ATan: {
+        const double u = 1.5707963267948966 * a * x;  // π α x / 2
+        return (a / 2) / (1 + u * u);
+      }
+      case SurrogateKind::Sigmoid: {
+        const double s = 1 / (1 + std::exp(-a * x));
+        return a * s * (1 - s);
+      }
+      case SurrogateKind::FastSigmoid: {
+        const double d = 1 + a * std::fabs(x);
+        return 1 / (d * d);
+      }
+      case SurrogateKind::Rectangular: return std::fabs(x) < a / 2 ? 1 / a : 0.0;
+    }
+    return 0;
+  }
   double primitive(double x) const;  // smooth stand-in whose derivative is grad()
 };
 
