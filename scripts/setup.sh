@@ -25,6 +25,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev clang libfuzzer-14-dev libclang-rt-14-dev
   # data
   dataset-fashion-mnist
+  espeak-ng sox  # speech synthesis and resampling for `golgi data build espeak-digits`
   tzdata iso-codes locales fortunes fortunes-min fortunes-de fortunes-es fortunes-it fortunes-pl fortunes-ru fortunes-cs fortunes-br fortunes-eo fortunes-ga fortunes-bg  # text corpora (multilingual-fortunes, facts-kb)
   nodejs  # tokenizer xcheck (npm gpt-3-encoder); npm itself: see below
   chromium  # the atlas viewer's browser end-to-end test (tests/e2e, driven by npm playwright-core)

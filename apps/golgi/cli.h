@@ -42,6 +42,8 @@ Command add_neurons(CLI::App& app);    // the `neurons` group
 Command add_atlas(CLI::App& app);      // the `atlas` group (build, info)
 Command add_serve(CLI::App& app);
 Command add_demo(CLI::App& app);
+Command add_data(CLI::App& app);      // the `data` group (build, info)
+Command add_simulate(CLI::App& app);
 // Subcommands of `neurons` that live in files of their own (cmd_neurons_<name>.cpp).
 Command add_neurons_decode(CLI::App& group);
 Command add_neurons_relation(CLI::App& group);

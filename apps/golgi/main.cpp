@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {add_info(app),     add_inspect(app),  add_train(app),    add_eval(app),
                                    add_forward(app),  add_generate(app), add_record(app),   add_repro(app),
                                    add_tokenize(app), add_tokenizer(app), add_neurons(app),  add_atlas(app),
-                                   add_serve(app),    add_demo(app)};
+                                   add_serve(app),    add_demo(app),     add_data(app),
+                                   add_simulate(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

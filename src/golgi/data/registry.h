@@ -30,5 +30,7 @@ std::shared_ptr<Dataset> load_dataset(const std::string& name, const DataOptions
 std::shared_ptr<Dataset> load_fashion_mnist(const DataOptions& options);
 std::shared_ptr<Dataset> load_synthetic_blobs(const DataOptions& options);
 std::shared_ptr<Dataset> load_burst_order(const DataOptions& options);
+std::shared_ptr<Dataset> load_espeak_digits(const DataOptions& options);
+std::shared_ptr<Dataset> load_dvs_textures(const DataOptions& options);
 
 }  // namespace golgi::data

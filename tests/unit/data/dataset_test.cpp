@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <map>
+
+#include "golgi/data/espeak_digits.h"
 #include "golgi/data/registry.h"
 #include "test_support.h"
 
@@ -75,16 +79,45 @@ TEST(FashionMnist, MissingFilesAndBadSplitsAreClear) {
 
 namespace {
 
+// Datasets the sweep cannot load here, each with the reason (as llama.cpp's per-architecture
+// test lists the ones it skips). Remove an entry as soon as its dataset loads.
+const std::map<std::string, std::string>& sweep_skips() {
+  static const std::map<std::string, std::string> skips = {};
+  return skips;
+}
+
 TEST(DatasetRegistry, SweepLoadsEveryDatasetsTestSplit) {
+  std::vector<std::string> skipped;
   for (const auto& entry : golgi::data::dataset_registry().entries()) {
     SCOPED_TRACE(entry.name);
-    auto data = entry.load(golgi::data::DataOptions{"test", "", 0});
+    EXPECT_FALSE(entry.description.empty());
+    if (auto skip = sweep_skips().find(entry.name); skip != sweep_skips().end()) {
+      skipped.push_back(entry.name + " (" + skip->second + ")");
+      continue;
+    }
+    golgi::data::DataOptions options{"test", "", 0};
+    // espeak-digits is built offline: build a tiny copy (1 sample per class and split) for the sweep.
+    if (entry.name == "espeak-digits") {
+      std::string missing = golgi::data::espeak_digits_missing_tools();
+      if (!missing.empty()) {
+        skipped.push_back(entry.name + " (" + missing + ")");
+        continue;
+      }
+      options.data_dir = golgi::testing::scratch_dir("sweep_espeak_digits");
+      golgi::data::build_espeak_digits(golgi::data::EspeakDigitsOptions()
+                                           .out(options.data_dir)
+                                           .per_class(1)
+                                           .test_per_class(1)
+                                           .threads(2)
+                                           .progress(false));
+    }
+    auto data = entry.load(options);
     EXPECT_EQ(data->name(), entry.name);
     EXPECT_GT(data->size(), 0);
     EXPECT_GT(data->num_classes(), 1);
     EXPECT_TRUE(torch::isfinite(data->inputs()).all().item<bool>());
-    EXPECT_FALSE(entry.description.empty());
   }
+  for (const auto& s : skipped) std::printf("[ sweep skip ] %s\n", s.c_str());
 }
 
 }  // namespace
