@@ -5,7 +5,7 @@
 #
 # Environment: GOLGI_BENCH_REPETITIONS (default 10), GOLGI_BENCH_PYTHON (default /usr/bin/python3,
 # Debian's interpreter with python3-torch: the same libtorch 1.13 as golgi), GOLGI_BENCH_SECTIONS
-# (default "hook_overhead transformer": which benchmarks to run; also "lmhead_decode").
+# (default "hook_overhead transformer spiking": which benchmarks to run; also "lmhead_decode").
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -17,7 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 results=$root/bench/results
 python=${GOLGI_BENCH_PYTHON:-/usr/bin/python3}
 reps=${GOLGI_BENCH_REPETITIONS:-10}
-sections=${GOLGI_BENCH_SECTIONS:-hook_overhead transformer}
+sections=${GOLGI_BENCH_SECTIONS:-hook_overhead transformer spiking}
 bench_bin=$build_dir/bin/golgi_bench_hook_overhead
 
 if [[ ! -x $bench_bin ]]; then
@@ -300,4 +300,50 @@ else
     >"$tmp/lmhead.json"
   cp "$tmp/lmhead.json" "$results/lmhead_decode.json.tmp" && mv "$results/lmhead_decode.json.tmp" "$results/lmhead_decode.json"
   echo "   wrote $results/lmhead_decode.json"
+fi
+
+# == spiking: issue 5's speed targets. golgi_bench_spiking_lif alternates its arms with the
+# python3-torch eager peer (bench/peers/spiking_lif.py) round by round: the 140-256-256-20 training
+# step (1 and 2 threads) and the Open Neuromorphic shape Linear(n, n) + LIF, T 500, batch 16
+# (n = 512, 2048). Then the network simulator against Brian2 cpp_standalone
+# (golgi_bench_spiking_sim with bench/peers/spiking_sim_brian2.py).
+spiking_lif_bin=$build_dir/bin/golgi_bench_spiking_lif
+spiking_sim_bin=$build_dir/bin/golgi_bench_spiking_sim
+spiking_rounds=${GOLGI_BENCH_SPIKING_ROUNDS:-3}
+if [[ " $sections " != *" spiking "* ]]; then
+  :
+elif [[ ! -x $spiking_lif_bin || ! -x $spiking_sim_bin ]]; then
+  echo >&2
+  echo "== spiking: skipped: $spiking_lif_bin or $spiking_sim_bin is missing; build them with" >&2
+  echo "  cmake --build $build_dir -j2 --target golgi_bench_spiking_lif golgi_bench_spiking_sim" >&2
+else
+  echo
+  for threads in 1 2; do
+    export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+    echo "== spiking: training step, $threads thread(s), $spiking_rounds rounds"
+    "$spiking_lif_bin" --shape train --threads "$threads" --steps 5 --rounds "$spiking_rounds" \
+      --peer "$root/bench/peers/spiking_lif.py" >"$tmp/spiking_train_$threads.json"
+  done
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+  echo "== spiking: Open Neuromorphic shape, n = 512, 1 thread"
+  "$spiking_lif_bin" --shape onn --n 512 --threads 1 --steps 3 --rounds "$spiking_rounds" \
+    --peer "$root/bench/peers/spiking_lif.py" >"$tmp/spiking_onn_512.json"
+  # n = 2048: ~130 GFLOP of products per step; one round, without the step-by-step reference arm.
+  echo "== spiking: Open Neuromorphic shape, n = 2048, 1 thread"
+  "$spiking_lif_bin" --shape onn --n 2048 --arm golgi --threads 1 --steps 2 --rounds 1 \
+    --peer "$root/bench/peers/spiking_lif.py" >"$tmp/spiking_onn_2048.json"
+  "$python" - "$tmp" "$results" <<'PY'
+import json, sys
+tmp, results = sys.argv[1:3]
+out = {"training": {f"{t}_threads": json.load(open(f"{tmp}/spiking_train_{t}.json")) for t in (1, 2)},
+       "open_neuromorphic": {f"n{n}": json.load(open(f"{tmp}/spiking_onn_{n}.json")) for n in (512, 2048)}}
+with open(f"{results}/spiking_lif.json.tmp", "w") as f:
+    json.dump(out, f, indent=2)
+PY
+  mv "$results/spiking_lif.json.tmp" "$results/spiking_lif.json"
+  echo "   wrote $results/spiking_lif.json"
+  echo "== spiking: simulator vs Brian2 cpp_standalone"
+  "$spiking_sim_bin" --threads-list 1,2 --rounds "$spiking_rounds" --peer "$root/bench/peers/spiking_sim_brian2.py" \
+    --out "$results/spiking_sim.json"
+  echo "   wrote $results/spiking_sim.json"
 fi
