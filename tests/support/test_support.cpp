@@ -16,9 +16,24 @@ std::string fixtures_dir() { return GOLGI_FIXTURES_DIR; }
 std::string cli_path() { return GOLGI_CLI_PATH; }
 
 std::string scratch_dir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::path(GOLGI_BINARY_DIR) / "test_scratch" / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  namespace fs = std::filesystem;
+  // One folder per process: ctest runs every test case in its own process, two at a time, and the
+  // cases of one suite share a name (a SetUpTestSuite fixture). With one shared folder two
+  // processes rebuilt the same SQLite file at once ("disk I/O error"), the fixture failed, and
+  // gtest reported its cases as skipped rather than failed.
+  const fs::path parent = fs::path(GOLGI_BINARY_DIR) / "test_scratch" / name;
+  std::error_code ignored;
+  // Folders of processes that have ended are removed, so the tree does not grow run after run.
+  if (fs::is_directory(parent, ignored))
+    for (const auto& entry : fs::directory_iterator(parent, ignored)) {
+      const std::string pid = entry.path().filename().string();
+      const bool live = !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos &&
+                        fs::exists("/proc/" + pid, ignored);
+      if (!live) fs::remove_all(entry.path(), ignored);
+    }
+  const fs::path dir = parent / std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
   return dir.string();
 }
 

@@ -6,8 +6,9 @@
 
 namespace golgi::testing {
 
-// A fresh, empty folder under the build tree, removed at exit of the test process only if empty
-// tests left nothing worth seeing (kept on failure for post-mortems).
+// A fresh, empty folder under the build tree: test_scratch/<name>/<pid>, so that test processes
+// running in parallel never share one. Kept after the test for post-mortems; removed by the next
+// process that asks for the same name once its owner has ended.
 std::string scratch_dir(const std::string& name);
 std::string source_dir();
 std::string fixtures_dir();
