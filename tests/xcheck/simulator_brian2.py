@@ -54,7 +54,8 @@ def lif(name, size, **params):
 
 
 def configurations():
-    """Five (and one larger) networks that differ in size, delays, refractoriness, sign and I_e."""
+    """Five (and one larger) networks that differ in size, delays, refractoriness, sign and I_e, and one
+    in the resets-before-synapses order."""
     cfgs = []
 
     rng = np.random.default_rng(1)
@@ -139,6 +140,19 @@ def configurations():
                         explicit(rng, "inh", "exc", 80, 320, 0.02, -5.0, -1.0, 5, 15),
                         explicit(rng, "inh", "inh", 80, 80, 0.02, -5.0, -1.0, 5, 15, autapses=False)],
     }))
+    # Resets before synapses (golgi's deliver_after_reset, the order of trained networks such as
+    # dcls-delays'): strong drive so neurons spike on consecutive steps, where the order matters.
+    rng = np.random.default_rng(7)
+    steps = 1000
+    cfgs.append(("deliver_after_reset", {
+        "dt": 1.0, "steps": steps, "seed": 7, "deliver_after_reset": True,
+        "populations": [lif("h1", 40, V_th=1.0, V_reset=0.0, E_L=0.0, tau_m=3.0, t_ref=0.0, V_m=0.0),
+                        lif("h2", 30, V_th=1.0, V_reset=0.0, E_L=0.0, tau_m=1.5, t_ref=0.0, V_m=0.0)],
+        "inputs": [generator(rng, "in", 50, steps, 0.15)],
+        "projections": [explicit(rng, "in", "h1", 50, 40, 0.3, -0.6, 1.4, 0, 10),
+                        explicit(rng, "h1", "h2", 40, 30, 0.4, -0.8, 1.2, 0, 10),
+                        explicit(rng, "h2", "h1", 30, 40, 0.1, -1.0, 0.5, 1, 5)],
+    }))
     for _, net in cfgs:
         net["monitors"] = {"spikes": [p["name"] for p in net["populations"]]}
     return cfgs
@@ -150,15 +164,25 @@ def run_brian2(net):
     dt = net["dt"] * b2.ms
     b2.defaultclock.dt = dt
     groups, monitors = {}, {}
+    after_reset = net.get("deliver_after_reset", False)
     for p in net["populations"]:
         params = dict(V_th=-55.0, V_reset=-70.0, E_L=-70.0, tau_m=10.0, t_ref=2.0, C_m=250.0, I_e=0.0)
         params.update({k: v for k, v in p.items() if k in params})
         namespace = {"V_th": params["V_th"] * b2.mV, "V_reset": params["V_reset"] * b2.mV,
                      "E_L": params["E_L"] * b2.mV, "tau_m": params["tau_m"] * b2.ms,
                      "C_m": params["C_m"] * b2.pF, "I_e": params["I_e"] * b2.pA}
-        g = b2.NeuronGroup(p["size"], "dv/dt = (E_L - v)/tau_m + I_e/C_m : volt (unless refractory)",
-                           threshold="v >= V_th", reset="v = V_reset", refractory=params["t_ref"] * b2.ms,
-                           method="exact", namespace=namespace, name="pop_" + p["name"])
+        if after_reset:
+            # Brian2 drops synaptic writes to an `(unless refractory)` variable in the spike step
+            # itself, even with refractory = 0; golgi's deliver_after_reset keeps them (t_ref = 0
+            # only), which is the plain equation without the flag.
+            assert params["t_ref"] == 0.0, "deliver_after_reset configurations use t_ref = 0"
+            g = b2.NeuronGroup(p["size"], "dv/dt = (E_L - v)/tau_m + I_e/C_m : volt",
+                               threshold="v >= V_th", reset="v = V_reset",
+                               method="exact", namespace=namespace, name="pop_" + p["name"])
+        else:
+            g = b2.NeuronGroup(p["size"], "dv/dt = (E_L - v)/tau_m + I_e/C_m : volt (unless refractory)",
+                               threshold="v >= V_th", reset="v = V_reset", refractory=params["t_ref"] * b2.ms,
+                               method="exact", namespace=namespace, name="pop_" + p["name"])
         v0 = p.get("V_m", params["E_L"])
         g.v = np.asarray(v0, dtype=float) * b2.mV
         groups[p["name"]] = g
@@ -173,6 +197,8 @@ def run_brian2(net):
         s.connect(i=np.asarray(pr["pre"], dtype=int), j=np.asarray(pr["post"], dtype=int))
         s.w = np.asarray(pr["weight"]) * b2.mV
         s.delay = np.asarray(pr["delay"]) * dt
+        if after_reset:
+            s.pre.when = "after_resets"
         synapses.append(s)
     network = b2.Network(list(groups.values()), list(monitors.values()), synapses)
     network.run(net["steps"] * dt)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # xcheck: `golgi simulate --float64` against Brian2 (Debian's python3-brian, numpy code generation):
-# six networks (sizes 40-400 neurons, delays 0-60 steps, refractory periods 0-5 ms, recurrent
+# seven networks (sizes 40-400 neurons, delays 0-60 steps, refractory periods 0-5 ms, recurrent
 # excitation and inhibition, with and without I_e, dt 0.1 and 0.5 ms, 1,000-2,000 steps) must give
 # identical spike steps for every neuron. See docs/simulator.md for the shared schedule.
 # Arguments: GOLGI_BINARY SOURCE_DIR SCRATCH_DIR [HELPER_BINARY (unused)]

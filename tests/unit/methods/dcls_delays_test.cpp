@@ -11,6 +11,7 @@
 #include "golgi/core/json.h"
 #include "golgi/data/dataset.h"
 #include "golgi/methods/dcls_delays/dcls_delays.h"
+#include "golgi/methods/dcls_delays/dcls_simulator.h"
 #include "test_support.h"
 
 namespace golgi::methods {
@@ -241,9 +242,69 @@ TEST(DclsTrain, TinySmokeRunAllVariants) {
     EXPECT_GE(r.test_accuracy, 0.0);
     EXPECT_LE(r.test_accuracy, 1.0);
     EXPECT_TRUE(r.to_json().contains("delay_summary"));
+    // The folded network (integer delays, BatchNorm folded, float64) classifies like the trained
+    // one, and runs unchanged in the simulator.
+    auto check = check_dcls_in_simulator(r.network, ds);
+    EXPECT_NEAR(check.torch_accuracy, r.test_accuracy, 1e-12) << variant;
+    EXPECT_EQ(check.identical_spike_samples, 16) << variant;
+    EXPECT_EQ(check.same_prediction, 16) << variant;
   }
   data::Dataset bad("bad", "train", torch::zeros({4, 5}), torch::zeros({4}, torch::kLong));
   EXPECT_NE(error_of([&] { train_dcls(bad, ds, DclsOptions()); }).find("[N, T, channels]"), std::string::npos);
+}
+
+// A random folded network with BatchNorm shifts of both signs, delays over the whole kernel and
+// enough drive to spike on consecutive steps: the simulator (float64, deliver_after_reset) must
+// give the same hidden spikes at every step and the same readout membrane as torch.
+DclsFoldedNetwork random_folded_network(double tau_m, uint64_t seed) {
+  torch::manual_seed(seed);
+  DclsFoldedNetwork net;
+  net.tau_m = tau_m;
+  net.kernel_size = 7;
+  const std::vector<int64_t> sizes = {6, 5, 5, 3};
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    DclsFoldedLayer layer;
+    layer.name = l + 2 == sizes.size() ? "readout" : "layer" + std::to_string(l);
+    layer.weight = torch::randn({sizes[l + 1], sizes[l]}, torch::kDouble) * 1.5;
+    layer.delays = torch::randint(7, {sizes[l + 1], sizes[l]}, torch::kLong);
+    layer.bias = layer.name == "readout" ? torch::zeros({sizes[l + 1]}, torch::kDouble)
+                                         : torch::randn({sizes[l + 1]}, torch::kDouble) * 0.4;
+    net.layers.push_back(layer);
+  }
+  return net;
+}
+
+TEST(DclsSimulator, FoldedNetworkGivesIdenticalSpikesInTheSimulator) {
+  for (double tau_m : {1.05, 2.0, 5.0}) {
+    DclsFoldedNetwork net = random_folded_network(tau_m, 7);
+    torch::manual_seed(3);
+    data::Dataset ds("random", "test", torch::bernoulli(torch::full({8, 30, 6}, 0.5)),
+                     torch::randint(3, {8}, torch::kLong));
+    auto check = check_dcls_in_simulator(net, ds);
+    EXPECT_EQ(check.samples, 8);
+    EXPECT_GT(check.hidden_spikes, 100) << "the network must spike for the check to mean anything";
+    EXPECT_EQ(check.spike_mismatches, 0) << "tau_m " << tau_m;
+    EXPECT_EQ(check.identical_spike_samples, 8);
+    EXPECT_LT(check.max_readout_diff, 1e-9) << "tau_m " << tau_m;
+    EXPECT_EQ(check.same_prediction, 8);
+    EXPECT_DOUBLE_EQ(check.torch_accuracy, check.simulator_accuracy);
+  }
+}
+
+TEST(DclsSimulator, NetworkDescriptionAndBadInput) {
+  DclsFoldedNetwork net = random_folded_network(1.05, 1);
+  at::Tensor sample = torch::zeros({10, 6});
+  sample[2][3] = 1;
+  Json description = dcls_simulator_network(net, sample);
+  EXPECT_EQ(description["steps"], 12);  // T + hidden layers
+  EXPECT_EQ(description["deliver_after_reset"], true);
+  EXPECT_EQ(description["inputs"][0]["spikes"], Json::parse("[[3, 2]]"));
+  EXPECT_NEAR(description["populations"][0]["tau_m"].get<double>(), -1.0 / std::log(1 - 1 / 1.05), 1e-12);
+  sample[4][0] = 0.5;
+  EXPECT_NE(error_of([&] { dcls_simulator_network(net, sample); }).find("0/1 spike inputs"), std::string::npos);
+  EXPECT_NE(error_of([&] { dcls_simulator_network(net, torch::zeros({10, 4})); }).find("[T, 6]"), std::string::npos);
+  net.tau_m = 1.0;
+  EXPECT_NE(error_of([&] { dcls_simulator_network(net, torch::zeros({10, 6})); }).find("tau_m"), std::string::npos);
 }
 
 }  // namespace

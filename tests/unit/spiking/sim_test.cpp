@@ -98,6 +98,34 @@ TEST(SimSynapses, DelayOfDStepsArrivesAtStepSPlusD) {
   }
 }
 
+// A neuron driven over threshold at steps 3 and 4 by a generator (weight 20 mV from rest at −70,
+// V_th −55): it spikes at step 4 (input of step 3), and step 4's input either is discarded
+// (default order, synapses before resets) or lands on the reset membrane (deliver_after_reset).
+TEST(SimSynapses, DeliverAfterResetKeepsTheInputOfTheSpikeStep) {
+  for (bool after : {false, true}) {
+    Json net = {{"dt", 1.0},
+                {"steps", 10},
+                {"deliver_after_reset", after},
+                {"populations",
+                 {{{"name", "n"}, {"size", 1}, {"E_L", -70.0}, {"V_reset", -70.0}, {"V_th", -55.0}, {"t_ref", 0.0}}}},
+                {"inputs", {{{"name", "g"}, {"type", "spike_generator"}, {"size", 1}, {"spikes", {{0, 3}, {0, 4}}}}}},
+                {"projections",
+                 {{{"source", "g"}, {"target", "n"}, {"connect", "one_to_one"}, {"weight", 20.0}, {"delay", 0}}}},
+                {"monitors", {{"spikes", {"n"}}, {"state", {{{"population", "n"}, {"neurons", {0}}}}}}}};
+    sim::Simulator<double> s(sim::parse_network(net), 1);
+    s.run(10);
+    const auto& v = s.states().at(0).values;
+    EXPECT_DOUBLE_EQ(v[3], -50.0);
+    ASSERT_GE(s.spikes("n").size(), 1u);
+    EXPECT_EQ(s.spikes("n").step[0], 4);
+    // After step 4: reset to −70, plus the second 20 mV when delivered after the reset.
+    EXPECT_DOUBLE_EQ(v[4], after ? -50.0 : -70.0) << "after " << after;
+    // Kept, it integrates to −70 + 20·e^(−0.1) = −51.9 ≥ V_th at step 5: a second spike.
+    ASSERT_EQ(s.spikes("n").size(), after ? 2u : 1u) << "after " << after;
+    if (after) EXPECT_EQ(s.spikes("n").step[1], 5);
+  }
+}
+
 TEST(SimSynapses, CsrFromTripletsSortsRows) {
   auto c = sim::csr_from_triplets<float>(3, 4, {2, 0, 2, 0, 1}, {1, 3, 0, 1, 2}, {1, 2, 3, 4, 5}, {1, 1, 2, 3, 4});
   EXPECT_EQ(c.row_ptr, (std::vector<int64_t>{0, 2, 3, 5}));

@@ -277,6 +277,33 @@ class DclsNet : public torch::nn::Module {
     for (auto& layer : layers_) dcls_clamp_positions(layer.position, layer.kernel_size);
   }
   const std::vector<DelayLayer>& layers() const { return layers_; }
+
+  // The evaluation network with integer delays and BatchNorm's running statistics folded in.
+  DclsFoldedNetwork fold() const {
+    torch::NoGradGuard no_grad;
+    DclsFoldedNetwork folded;
+    folded.tau_m = options_.tau_m();
+    folded.v_threshold = options_.v_threshold();
+    folded.kernel_size = kernel_size_;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      DclsFoldedLayer f;
+      f.name = names_[l];
+      at::Tensor w = layers_[l].weight.detach().to(torch::kDouble);
+      f.delays = dcls_integer_delays(layers_[l].position.detach(), kernel_size_);
+      if (l < bns_.size()) {
+        const auto& bn = bns_[l];
+        at::Tensor scale = bn->weight.detach().to(torch::kDouble) /
+                           (bn->running_var.to(torch::kDouble) + bn->options.eps()).sqrt();
+        f.weight = w * scale.unsqueeze(1);
+        f.bias = bn->bias.detach().to(torch::kDouble) - scale * bn->running_mean.to(torch::kDouble);
+      } else {
+        f.weight = w;
+        f.bias = torch::zeros({w.size(0)}, torch::kDouble);
+      }
+      folded.layers.push_back(std::move(f));
+    }
+    return folded;
+  }
   const std::vector<std::string>& names() const { return names_; }
 
  private:
@@ -430,6 +457,7 @@ DclsResult train_dcls(const data::Dataset& train, const data::Dataset& test, con
   result.train_accuracy = accuracy(net, train, KernelMode::Rounded, 0.0);
   for (size_t l = 0; l < net.layers().size(); ++l)
     result.delay_summary.push_back(summarise(net.names()[l], net.layers()[l].position, net.layers()[l].kernel_size));
+  result.network = net.fold();
   result.seconds = seconds_since(start);
   return result;
 }

@@ -130,6 +130,26 @@ struct DclsDelaySummary {
   Json to_json() const;
 };
 
+// The trained network for inference, with integer delays and BatchNorm (running statistics) folded
+// into each hidden layer: x_j[t] = Σ_i weight_ji · s_i[t − delay_ji] + bias_j, where
+// weight_ji = a_j w_ji, bias_j = β_j − a_j μ_j, a_j = γ_j / √(σ²_j + ε). The readout has no
+// BatchNorm (bias 0). dcls_simulator.h runs it with torch or in the clock-driven simulator.
+struct DclsFoldedLayer {
+  std::string name;   // "layer0", ..., "readout"
+  at::Tensor weight;  // [out, in] float64
+  at::Tensor delays;  // [out, in] int64, steps in [0, K − 1]
+  at::Tensor bias;    // [out] float64
+};
+
+struct DclsFoldedNetwork {
+  std::vector<DclsFoldedLayer> layers;  // hidden layers in order, then the readout
+  double tau_m = 1.05;                  // steps (decay_input LIF; the readout never fires)
+  double v_threshold = 1.0;
+  int64_t kernel_size = 1;
+  int64_t inputs() const;
+  int64_t classes() const;
+};
+
 struct DclsResult {
   std::string delays;
   int64_t kernel_size = 1;     // effective K (1 for "none")
@@ -144,6 +164,7 @@ struct DclsResult {
   int64_t parameters = 0;
   int64_t synapses = 0;
   double seconds = 0;
+  DclsFoldedNetwork network;  // the final network (rounded delays, BatchNorm folded); not in to_json
   Json to_json() const;
 };
 

@@ -27,7 +27,9 @@ inline void integrate_body(T* __restrict V, int32_t* __restrict ref, int32_t* __
 
 template <typename T>
 inline void deliver_body(T* __restrict V, int32_t* __restrict ref, const int32_t* __restrict flag, T* __restrict in,
-                         int64_t n, T v_reset, int32_t refractory) {
+                         int64_t n, T v_reset, int32_t refractory, bool after_reset) {
+  // A spiking neuron lands on v_reset, plus its input when it is delivered after the reset.
+  const T keep_input = after_reset && refractory == 0 ? T(1) : T(0);
   for (int64_t i = 0; i < n; ++i) {
     const T x = in[i];
     in[i] = 0;
@@ -35,7 +37,7 @@ inline void deliver_body(T* __restrict V, int32_t* __restrict ref, const int32_t
     const T v = V[i];
     // Refractory and spiking neurons discard their input (Brian2's conditional write on V_m).
     const T received = ((r > 0) | s) ? v : v + x;
-    V[i] = s ? v_reset : received;
+    V[i] = s ? v_reset + keep_input * x : received;
     ref[i] = s ? refractory : r;
   }
 }
@@ -52,12 +54,12 @@ GOLGI_CLONES void integrate(double* V, int32_t* ref, int32_t* flag, int64_t n, d
   integrate_body(V, ref, flag, n, v_inf, decay, v_th);
 }
 GOLGI_CLONES void deliver_and_reset(float* V, int32_t* ref, const int32_t* flag, float* in, int64_t n, float v_reset,
-                                    int32_t refractory) {
-  deliver_body(V, ref, flag, in, n, v_reset, refractory);
+                                    int32_t refractory, bool after_reset) {
+  deliver_body(V, ref, flag, in, n, v_reset, refractory, after_reset);
 }
 GOLGI_CLONES void deliver_and_reset(double* V, int32_t* ref, const int32_t* flag, double* in, int64_t n,
-                                    double v_reset, int32_t refractory) {
-  deliver_body(V, ref, flag, in, n, v_reset, refractory);
+                                    double v_reset, int32_t refractory, bool after_reset) {
+  deliver_body(V, ref, flag, in, n, v_reset, refractory, after_reset);
 }
 
 uint32_t hash32(uint32_t x) {

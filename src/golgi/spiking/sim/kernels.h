@@ -14,11 +14,12 @@ void integrate(float* V, int32_t* ref, int32_t* flag, int64_t n, float v_inf, fl
 void integrate(double* V, int32_t* ref, int32_t* flag, int64_t n, double v_inf, double decay, double v_th);
 
 // Steps 3-4: add the input `in` to neurons neither refractory nor spiking, clear `in`, reset the
-// spiking ones to v_reset with `refractory` steps to go.
+// spiking ones to v_reset with `refractory` steps to go. With `after_reset` (and refractory == 0)
+// spiking neurons receive their input after the reset: V = v_reset + in.
 void deliver_and_reset(float* V, int32_t* ref, const int32_t* flag, float* in, int64_t n, float v_reset,
-                       int32_t refractory);
+                       int32_t refractory, bool after_reset);
 void deliver_and_reset(double* V, int32_t* ref, const int32_t* flag, double* in, int64_t n, double v_reset,
-                       int32_t refractory);
+                       int32_t refractory, bool after_reset);
 
 // Writes base + i for every i in [0, n) with flag[i] != 0 to `out` (ascending); returns how many.
 // `out` has room for n entries. Uses AVX-512 compress-stores where the CPU has them.

@@ -306,7 +306,7 @@ int64_t refractory_steps(const LifParams& params, double dt, const std::string& 
 
 NetworkSpec parse_network(const Json& json) {
   const std::string w = "network";
-  check_keys(json, w, {"dt", "steps", "seed", "populations", "inputs", "projections", "monitors"});
+  check_keys(json, w, {"dt", "steps", "seed", "deliver_after_reset", "populations", "inputs", "projections", "monitors"});
   NetworkSpec net;
   net.dt = get_number(required(json, "dt", w, "give the time step in ms, e.g. \"dt\": 0.1"), w + ".dt");
   GOLGI_CHECK(net.dt > 0, w, ".dt must be > 0 ms, got ", net.dt);
@@ -316,6 +316,11 @@ NetworkSpec parse_network(const Json& json) {
     int64_t seed = get_int(json["seed"], w + ".seed");
     GOLGI_CHECK(seed >= 0, w, ".seed must be >= 0, got ", seed);
     net.seed = static_cast<uint64_t>(seed);
+  }
+  if (json.contains("deliver_after_reset")) {
+    GOLGI_CHECK(json["deliver_after_reset"].is_boolean(), w, ".deliver_after_reset must be true or false, got ",
+                json["deliver_after_reset"].dump());
+    net.deliver_after_reset = json["deliver_after_reset"].get<bool>();
   }
   std::set<std::string> names;
   const Json& pops = get_array(required(json, "populations", w, "list at least one LIF population"),

@@ -75,6 +75,12 @@ struct NetworkSpec {
   double dt = 0.1;      // ms
   int64_t steps = 1000;
   uint64_t seed = 0;
+  // Order of a step's last two phases (simulator.h). false: Brian2's default schedule, synapses
+  // before resets, so a neuron discards the input that arrives in the step it spikes. true:
+  // resets before synapses (Brian2 with the synapses `when = 'after_resets'`; the order of
+  // surrogate-gradient training, where h_t = β v_{t−1} + x_t follows a reset): a spiking neuron
+  // without refractory steps is reset and then receives that step's input.
+  bool deliver_after_reset = false;
   std::vector<PopulationSpec> populations;
   std::vector<InputSpec> inputs;
   std::vector<ProjectionSpec> projections;

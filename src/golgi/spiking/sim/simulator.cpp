@@ -374,7 +374,7 @@ void Simulator<T>::phase_deliver(int t, int64_t n) {
     Population& pop = *pp;
     const int64_t lo = pop.bounds[t], hi = pop.bounds[t + 1];
     kernels::deliver_and_reset(pop.V.data() + lo, pop.ref.data() + lo, pop.flag.data() + lo, pop.ring.at_step(n) + lo,
-                               hi - lo, pop.v_reset, pop.refractory);
+                               hi - lo, pop.v_reset, pop.refractory, spec_.deliver_after_reset);
   }
   const int64_t row = w.state_row0 + (n - w.first_step);
   for (const auto& probe : w.probes) {

@@ -19,6 +19,9 @@
 //   4. resets      neurons that spiked at step n: V_m = V_reset, refractory for R steps
 // so input that arrives at step n first shows in the threshold test of step n + 1, and a delay of
 // d steps means a spike at step s is added to V_m at step s + d (d = 0: in the same step).
+// NetworkSpec::deliver_after_reset swaps steps 3 and 4 (Brian2's synapses `when = 'after_resets'`):
+// a spiking neuron with t_ref = 0 is reset and then receives the input due at step n, which is the
+// update order of surrogate-gradient training (methods/dcls_delays exports its networks this way).
 // Monitors record spikes of step n and V_m after step n's reset.
 //
 // Poisson inputs spike in each step independently with probability rate·dt, drawn by a counter-based
