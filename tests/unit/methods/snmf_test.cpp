@@ -13,6 +13,7 @@
 #include "golgi/io/npy.h"
 #include "golgi/io/torch_bridge.h"
 #include "golgi/methods/snmf/snmf.h"
+#include "golgi/methods/snmf/snmf_streaming.h"
 #include "test_support.h"
 
 namespace golgi::methods {
@@ -112,6 +113,70 @@ TEST(SnmfIteration, BadInput) {
             std::string::npos);
   EXPECT_NE(error_of([&] { semi_nmf(A, SnmfOptions().features(2), torch::rand({8, 2}), -torch::rand({30, 2})); })
                 .find("non-negative"),
+            std::string::npos);
+}
+
+SnmfColumns columns_of(const at::Tensor& A) {
+  return [A](int64_t b, int64_t e) { return A.slice(1, b, e); };
+}
+
+TEST(SnmfStreaming, EqualsInMemoryOnTheOfficialCase) {
+  // Chunks of 300 columns (2000 is not a multiple): the same iterates up to float32 rounding.
+  const at::Tensor A = load("A.npy");
+  SnmfOptions o;
+  o.features(16).sparsity(0.01).max_iter(20).patience(1000);
+  const at::Tensor F0 = load("case0_F0.npy"), G0 = load("case0_G0.npy");
+  SnmfResult whole = semi_nmf(A, o, F0, G0);
+  SnmfStreamOptions stream;
+  stream.chunk_columns = 300;
+  SnmfResult streamed = semi_nmf_streaming(columns_of(A), 256, 2000, o, stream, F0, G0);
+  ASSERT_EQ(streamed.loss_history.size(), whole.loss_history.size());
+  for (size_t i = 0; i < whole.loss_history.size(); ++i)
+    EXPECT_NEAR(streamed.loss_history[i], whole.loss_history[i], 1e-5 * whole.loss_history[i]) << i;
+  EXPECT_EQ(streamed.best_iteration, whole.best_iteration);
+  EXPECT_LT(relative_to_max(streamed.F, whole.F), 1e-4);
+  EXPECT_LT(relative_to_max(streamed.G, whole.G), 1e-4);
+  EXPECT_NEAR(streamed.relative_error, whole.relative_error, 1e-6);
+}
+
+TEST(SnmfStreaming, ResumedRunEndsWithTheSameFactors) {
+  torch::manual_seed(1);
+  const at::Tensor A = torch::randn({12, 90}, torch::kDouble);
+  const std::string checkpoint = golgi::testing::scratch_dir("snmf_resume") + "/snmf.safetensors";
+  SnmfOptions o;
+  o.features(4).sparsity(0.5).max_iter(8).patience(100).seed(3);
+  SnmfStreamOptions plain;
+  plain.chunk_columns = 25;
+  SnmfResult uninterrupted = semi_nmf_streaming(columns_of(A), 12, 90, o, plain);
+  // "Interrupted" after 3 iterations, then resumed to 8.
+  SnmfStreamOptions with_checkpoint = plain;
+  with_checkpoint.checkpoint = checkpoint;
+  with_checkpoint.resume = true;
+  SnmfOptions first = o;
+  first.max_iter(3);
+  semi_nmf_streaming(columns_of(A), 12, 90, first, with_checkpoint);
+  int64_t calls = 0;
+  SnmfResult resumed = semi_nmf_streaming(columns_of(A), 12, 90, o, with_checkpoint, {}, {},
+                                          [&](int64_t, double) { ++calls; });
+  EXPECT_EQ(calls, 5) << "only the 5 missing iterations run";
+  EXPECT_EQ(resumed.loss_history, uninterrupted.loss_history);
+  EXPECT_TRUE(torch::equal(resumed.F, uninterrupted.F));
+  EXPECT_TRUE(torch::equal(resumed.G, uninterrupted.G));
+  // A checkpoint made with other options or data is refused, naming the fix.
+  EXPECT_NE(error_of([&] { semi_nmf_streaming(columns_of(A), 12, 90, SnmfOptions(o).features(5), with_checkpoint); })
+                .find("delete the checkpoint"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { semi_nmf_streaming(columns_of(A.slice(1, 0, 80)), 12, 80, o, with_checkpoint); })
+                .find("delete the checkpoint"),
+            std::string::npos);
+}
+
+TEST(SnmfStreaming, ChunkSizeForAMemoryBudget) {
+  // d = 100, n = 1000, K = 10, float32: factors (100 + 2000)·10 + 100·10 = 22,000 elements =
+  // 88,000 bytes; each column costs 2·100·4 = 800 bytes.
+  EXPECT_EQ(snmf_chunk_columns_for_budget(100, 1000, 10, 4, 88000 + 800 * 37), 37);
+  EXPECT_EQ(snmf_chunk_columns_for_budget(100, 1000, 10, 4, int64_t{1} << 40), 1000);
+  EXPECT_NE(error_of([] { snmf_chunk_columns_for_budget(100, 1000, 10, 4, 80000); }).find("--max-memory"),
             std::string::npos);
 }
 
