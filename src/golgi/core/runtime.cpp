@@ -1,5 +1,7 @@
 #include "golgi/core/runtime.h"
 
+#include <dlfcn.h>
+
 #include <fstream>
 #include <thread>
 
@@ -12,11 +14,27 @@ int hardware_threads() {
   return n ? static_cast<int>(n) : 1;
 }
 
+namespace {
+
+// OpenBLAS's thread-count setter, looked up at run time: the BLAS is chosen by Debian's
+// alternatives, and another implementation has no such symbol (then only LibTorch is set).
+void set_openblas_threads(int n) {
+  using Setter = void (*)(int);
+  static const auto setter = reinterpret_cast<Setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (setter) setter(n);
+}
+
+}  // namespace
+
 int set_threads(int n) {
   if (n <= 0) n = hardware_threads();
   at::set_num_threads(n);
+  set_openblas_threads(n);
   return at::get_num_threads();
 }
+
+ScopedThreads::ScopedThreads(int n) : previous_(threads()) { set_threads(n); }
+ScopedThreads::~ScopedThreads() { set_threads(previous_); }
 
 int threads() { return at::get_num_threads(); }
 
