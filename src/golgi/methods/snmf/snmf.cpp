@@ -42,6 +42,20 @@ std::pair<at::Tensor, at::Tensor> snmf_random_init(int64_t d, int64_t n, int64_t
   return {F, G};
 }
 
+std::pair<at::Tensor, at::Tensor> snmf_initial_factors(int64_t d, int64_t n, const SnmfOptions& options,
+                                                       const at::Tensor& F0, const at::Tensor& G0,
+                                                       const at::Tensor& like) {
+  const int64_t K = options.features();
+  if (!F0.defined() && !G0.defined()) return snmf_random_init(d, n, K, static_cast<uint64_t>(options.seed()), like);
+  GOLGI_CHECK(F0.defined() && G0.defined(), "snmf: give both initial factors F0 and G0, or neither");
+  GOLGI_CHECK(F0.dim() == 2 && F0.size(0) == d && F0.size(1) == K, "snmf: F0 must be [", d, ", ", K, "], got ",
+              F0.sizes());
+  GOLGI_CHECK(G0.dim() == 2 && G0.size(0) == n && G0.size(1) == K, "snmf: G0 must be [", n, ", ", K, "], got ",
+              G0.sizes());
+  GOLGI_CHECK(G0.ge(0).all().item<bool>(), "snmf: G0 must be non-negative");
+  return {F0.to(like.scalar_type()).clone(), G0.to(like.scalar_type()).clone()};
+}
+
 at::Tensor snmf_sparsify_columns(const at::Tensor& F, double sparsity) {
   GOLGI_CHECK(F.dim() == 2, "snmf: F must be [d, K], got ", F.sizes());
   const int64_t d = F.size(0);
@@ -74,19 +88,7 @@ SnmfResult semi_nmf(const at::Tensor& A, const SnmfOptions& options, const at::T
   GOLGI_CHECK(K >= 1, "snmf: features (K) must be >= 1, got ", K);
   GOLGI_CHECK(options.sparsity() > 0 && options.sparsity() <= 1, "snmf: sparsity must be in (0, 1], got ",
               options.sparsity());
-  at::Tensor F, G;
-  if (F0.defined() || G0.defined()) {
-    GOLGI_CHECK(F0.defined() && G0.defined(), "snmf: give both initial factors F0 and G0, or neither");
-    GOLGI_CHECK(F0.dim() == 2 && F0.size(0) == d && F0.size(1) == K, "snmf: F0 must be [", d, ", ", K, "], got ",
-                F0.sizes());
-    GOLGI_CHECK(G0.dim() == 2 && G0.size(0) == n && G0.size(1) == K, "snmf: G0 must be [", n, ", ", K, "], got ",
-                G0.sizes());
-    GOLGI_CHECK(G0.ge(0).all().item<bool>(), "snmf: G0 must be non-negative");
-    F = F0.to(A.scalar_type()).clone();
-    G = G0.to(A.scalar_type()).clone();
-  } else {
-    std::tie(F, G) = snmf_random_init(d, n, K, static_cast<uint64_t>(options.seed()), A);
-  }
+  auto [F, G] = snmf_initial_factors(d, n, options, F0, G0, A);
   torch::NoGradGuard no_grad;
   const at::Tensor ridge = torch::eye(K, A.options()) * options.reg();
   SnmfResult result;

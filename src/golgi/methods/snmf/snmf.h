@@ -63,6 +63,12 @@ struct SnmfResult {
 std::pair<at::Tensor, at::Tensor> snmf_random_init(int64_t d, int64_t n, int64_t features, uint64_t seed,
                                                    const at::Tensor& like);
 
+// The starting factors of a run: copies of F0 and G0 (both given: checked to be [d, K] and
+// [n, K], G0 >= 0), or snmf_random_init(options.seed) (neither given), in `like`'s dtype.
+std::pair<at::Tensor, at::Tensor> snmf_initial_factors(int64_t d, int64_t n, const SnmfOptions& options,
+                                                       const at::Tensor& F0, const at::Tensor& G0,
+                                                       const at::Tensor& like);
+
 // One winner-take-all sparsity step (2. above), returned as a new tensor.
 at::Tensor snmf_sparsify_columns(const at::Tensor& F, double sparsity);
 

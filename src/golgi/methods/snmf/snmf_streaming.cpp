@@ -109,18 +109,7 @@ SnmfResult semi_nmf_streaming(const SnmfColumns& columns, int64_t d, int64_t n, 
     // A run that stopped for patience stays stopped; one that reached max_iter may go on.
     s.done = state["done"].get<bool>() && s.since_best >= options.patience();
   } else {
-    if (F0.defined() || G0.defined()) {
-      GOLGI_CHECK(F0.defined() && G0.defined(), "snmf: give both initial factors F0 and G0, or neither");
-      GOLGI_CHECK(F0.dim() == 2 && F0.size(0) == d && F0.size(1) == K, "snmf: F0 must be [", d, ", ", K, "], got ",
-                  F0.sizes());
-      GOLGI_CHECK(G0.dim() == 2 && G0.size(0) == n && G0.size(1) == K, "snmf: G0 must be [", n, ", ", K, "], got ",
-                  G0.sizes());
-      GOLGI_CHECK(G0.ge(0).all().item<bool>(), "snmf: G0 must be non-negative");
-      F = F0.to(dtype).clone();
-      G = G0.to(dtype).clone();
-    } else {
-      std::tie(F, G) = snmf_random_init(d, n, K, static_cast<uint64_t>(options.seed()), torch::empty({0}, topt));
-    }
+    std::tie(F, G) = snmf_initial_factors(d, n, options, F0, G0, torch::empty({0}, topt));
     // The first F step needs A·G0: one pass of its own.
     AG = torch::zeros({d, K}, topt);
     for (int64_t b = 0; b < n; b += chunk) {
