@@ -31,7 +31,9 @@ PACKAGES=(
   chromium  # the atlas viewer's browser end-to-end test (tests/e2e, driven by npm playwright-core)
   wrk       # HTTP load benchmark of golgi serve (bench/load)
   # independent references for tests (tests/xcheck) and peers for benchmarks (bench/peers)
-  python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-brian
+  python3 python3-torch python3-numpy python3-scipy python3-sklearn python3-brian python3-skimage
+  # solvers: GLPK, the MILP solver behind `golgi nap verify` (nap-spec)
+  libglpk-dev
 )
 
 missing=()

@@ -44,6 +44,10 @@ Command add_serve(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_data(CLI::App& app);      // the `data` group (build, info)
 Command add_simulate(CLI::App& app);
+Command add_compare(CLI::App& app);   // convergent learning (methods/convergent)
+Command add_prune(CLI::App& app);     // lottery tickets (methods/lottery)
+Command add_nap(CLI::App& app);       // the `nap` group: neural activation patterns (methods/nap_spec)
+Command add_analyze(CLI::App& app);   // the `analyze` group (variance-explained: methods/repr_bias)
 // Subcommands of `neurons` that live in files of their own (cmd_neurons_<name>.cpp).
 Command add_neurons_decode(CLI::App& group);
 Command add_neurons_relation(CLI::App& group);

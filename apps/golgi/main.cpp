@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
                                    add_forward(app),  add_generate(app), add_record(app),   add_repro(app),
                                    add_tokenize(app), add_tokenizer(app), add_neurons(app),  add_atlas(app),
                                    add_serve(app),    add_demo(app),     add_data(app),
-                                   add_simulate(app)};
+                                   add_simulate(app), add_compare(app),  add_prune(app),    add_nap(app),
+                                   add_analyze(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -108,5 +108,9 @@ const Registry<AnnotatorEntry>& annotator_registry();
 std::unique_ptr<Annotator> make_label_selectivity_annotator();
 std::unique_ptr<Annotator> make_lmhead_decode_annotator();
 std::unique_ptr<Annotator> make_language_neurons_annotator();
+std::unique_ptr<Annotator> make_convergent_annotator();
+std::unique_ptr<Annotator> make_lottery_annotator();
+std::unique_ptr<Annotator> make_nap_annotator();
+std::unique_ptr<Annotator> make_variance_explained_annotator();
 
 }  // namespace golgi::atlas
