@@ -66,6 +66,15 @@ methods::DclsOptions config_for(bool quick) {
   return o;
 }
 
+// The options every variant and seed shares (what result.json records as "config").
+Json shared_config(const methods::DclsOptions& base) {
+  Json config = methods::DclsOptions::schema().to_json(base);
+  config.erase("delays");
+  config.erase("seed");
+  config.erase("verbose");
+  return config;
+}
+
 // espeak-digits: 64 channels, 20 classes, 1,200 training samples; the paper's SHD setting scaled
 // down (K = 41 steps of 10 ms spans 0.4 s of a ~0.6 s word).
 methods::DclsOptions espeak_config_for(bool quick) {
@@ -90,10 +99,7 @@ Json espeak_digits_report(const ReproOptions& options) {
   }
   const methods::DclsOptions base = espeak_config_for(options.quick);
   Json report = {{"train_samples", train->size()}, {"test_samples", test->size()}, {"seed", options.seed}};
-  Json config = methods::DclsOptions::schema().to_json(base);
-  config.erase("delays");
-  config.erase("seed");
-  config.erase("verbose");
+  const Json config = shared_config(base);
   report["config"] = config;
   for (const std::string variant : {"none", "fixed_random", "learned"}) {
     methods::DclsOptions o = base;
@@ -177,10 +183,7 @@ ReproResult run_dcls_delays(const ReproOptions& options) {
                            "the rounded-delay networks run in the clock-driven simulator predict as in torch (all "
                            "variants and seeds, every test sample)"});
   const Json espeak = espeak_digits_report(options);
-  Json config = methods::DclsOptions::schema().to_json(base);
-  config.erase("delays");
-  config.erase("seed");
-  config.erase("verbose");
+  const Json config = shared_config(base);
   result.metrics = {{"dataset", "burst-order"},
                     {"data_seed", options.seed},
                     {"seeds", seeds},

@@ -31,6 +31,7 @@
 
 #include "golgi/core/error.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/data/dvs_textures.h"
 #include "golgi/methods/hetero_delays/hetero_delays.h"
 #include "golgi/repro/repro.h"
@@ -72,10 +73,6 @@ Config config_for(bool quick) {
     c.depths = {1, 2, 4, 8, 12, 16};
   }
   return c;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 double points(double accuracy) { return 100.0 * accuracy; }

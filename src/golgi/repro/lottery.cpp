@@ -29,6 +29,7 @@
 #include "golgi/core/error.h"
 #include "golgi/core/runtime.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/data/registry.h"
 #include "golgi/methods/lottery/lottery.h"
 #include "golgi/models/registry.h"
@@ -78,10 +79,6 @@ Config config_for(bool quick) {
 }
 
 double points(double accuracy) { return 100.0 * accuracy; }
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 lt::NamedTensors snapshot(const models::Model& model) {
   lt::NamedTensors out;

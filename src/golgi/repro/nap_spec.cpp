@@ -32,6 +32,7 @@
 #include "golgi/core/progress.h"
 #include "golgi/core/runtime.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/data/registry.h"
 #include "golgi/methods/nap_spec/nap.h"
 #include "golgi/models/registry.h"
@@ -76,10 +77,6 @@ Config config_for(bool quick) {
     c.bisect_steps = 5;
   }
   return c;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }

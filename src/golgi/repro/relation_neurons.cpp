@@ -44,6 +44,7 @@
 #include "golgi/analysis/neuron_stats.h"
 #include "golgi/core/error.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/data/facts_kb.h"
 #include "golgi/hooks/intervention_set.h"
 #include "golgi/io/atomic_file.h"
@@ -113,10 +114,6 @@ struct FactPrompt {
   int64_t template_index = 0;
   analysis::AnswerExample example;  // prompt: <|eos|> + text; answer: target + <|eos|>
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 // A seeded sample of at most n of `facts` (all when n <= 0 or n >= size), in their sorted order.
 std::vector<data::Fact> sample(const std::vector<data::Fact>& facts, int64_t n, uint64_t seed) {

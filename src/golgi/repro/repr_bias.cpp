@@ -31,6 +31,7 @@
 #include "golgi/core/error.h"
 #include "golgi/core/runtime.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/methods/repr_bias/repr_bias.h"
 #include "golgi/methods/repr_bias/variance_explained.h"
 #include "golgi/models/model.h"
@@ -77,10 +78,6 @@ Config config_for(bool quick) {
     c.extra_steps = 2000;
   }
   return c;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 struct Splits {

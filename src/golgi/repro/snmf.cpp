@@ -212,7 +212,11 @@ ReproResult run_snmf(const ReproOptions& options) {
   const double lid_accuracy = lid_total == 0 ? 0.0 : static_cast<double>(lid_correct) / static_cast<double>(lid_total);
   models::GenerateOptions gen;
   gen.max_new_tokens(kContinuationBytes).temperature(0.7).top_p(0.95).seed(static_cast<int64_t>(options.seed));
-  const at::Tensor base = methods::steered_generate(*lm, kHook, torch::ones({A.size(0)}), 0.0, prompts, gen);
+  at::Tensor base;
+  {
+    torch::NoGradGuard no_grad;
+    base = models::generate(*lm, prompts, gen);  // the unsteered continuations
+  }
 
   std::vector<std::pair<int64_t, std::string>> by_size;
   for (const auto& l : labels) by_size.emplace_back(-train_documents[l], l);

@@ -122,7 +122,9 @@ TEST(SimSynapses, DeliverAfterResetKeepsTheInputOfTheSpikeStep) {
     EXPECT_DOUBLE_EQ(v[4], after ? -50.0 : -70.0) << "after " << after;
     // Kept, it integrates to −70 + 20·e^(−0.1) = −51.9 ≥ V_th at step 5: a second spike.
     ASSERT_EQ(s.spikes("n").size(), after ? 2u : 1u) << "after " << after;
-    if (after) EXPECT_EQ(s.spikes("n").step[1], 5);
+    if (after) {
+      EXPECT_EQ(s.spikes("n").step[1], 5);
+    }
   }
 }
 
@@ -304,6 +306,9 @@ TEST(SimJson, BadNetworksNameTheFieldAndTheFix) {
   j = good;
   j["populations"][0].erase("size");
   expect_error(j, {"network.populations[0]", "size"});
+  j = good;
+  j["deliver_after_reset"] = "yes";
+  expect_error(j, {"network.deliver_after_reset", "true or false"});
   j = good;
   j["projections"][0]["delay"] = -2;
   expect_error(j, {"network.projections[0].delay", "negative"});

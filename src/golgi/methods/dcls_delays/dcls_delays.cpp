@@ -11,6 +11,7 @@
 
 #include "golgi/core/error.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/data/dataset.h"
 #include "golgi/spiking/lif.h"
 #include "golgi/spiking/readout.h"
@@ -350,10 +351,6 @@ DclsDelaySummary summarise(const std::string& name, const at::Tensor& position, 
   auto acc = flat.accessor<int64_t, 1>();
   for (int64_t i = 0; i < acc.size(0); ++i) ++s.histogram[static_cast<size_t>(acc[i] / s.bin_width)];
   return s;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "golgi/core/error.h"
 #include "golgi/core/progress.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/io/torch_bridge.h"
 #include "golgi/models/registry.h"
 #include "golgi/train/trainer.h"
@@ -30,10 +31,6 @@ at::Tensor as_bool_mask(const at::Tensor& mask, const std::string& name) {
   GOLGI_CHECK(mask.eq(0).logical_or(mask.eq(1)).all().item<bool>(), "lottery: the mask of '", name,
               "' must hold only 0 and 1");
   return mask.ne(0);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace

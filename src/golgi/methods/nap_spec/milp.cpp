@@ -9,16 +9,13 @@
 #include <memory>
 
 #include "golgi/core/error.h"
+#include "golgi/core/stopwatch.h"
 
 namespace golgi::methods::nap {
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 void check_box(const ReluNetwork& net, const std::vector<double>& lo, const std::vector<double>& hi) {
   GOLGI_CHECK(static_cast<int64_t>(lo.size()) == net.inputs() && static_cast<int64_t>(hi.size()) == net.inputs(),

@@ -10,6 +10,7 @@
 
 #include "golgi/core/error.h"
 #include "golgi/core/progress.h"
+#include "golgi/core/stopwatch.h"
 #include "golgi/hooks/activation_cache.h"
 #include "golgi/models/model.h"
 
@@ -19,10 +20,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
