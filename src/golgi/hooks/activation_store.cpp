@@ -25,10 +25,13 @@ std::string shard_file(const std::string& key, int64_t shard) {
 Json config_json(const StoreConfig& config) {
   Json hooks = Json::array();
   for (const auto& h : config.hooks) hooks.push_back({{"name", h.name}, {"shape", h.shape}});
-  return {{"hooks", hooks},
-          {"shard_rows", config.shard_rows},
-          {"dtype", config.dtype == "float16" ? "<f2" : "<f4"},
-          {"dataset", config.dataset}};
+  Json j = {{"hooks", hooks},
+            {"shard_rows", config.shard_rows},
+            {"dtype", config.dtype == "float16" ? "<f2" : "<f4"},
+            {"dataset", config.dataset}};
+  // Only token stores carry the key, so per-sample stores keep the index they always had.
+  if (config.token_rows) j["token_rows"] = true;
+  return j;
 }
 }  // namespace
 
@@ -60,6 +63,7 @@ ActivationStoreWriter::ActivationStoreWriter(std::string dir, StoreConfig config
                             {"shard_rows", existing["shard_rows"]},
                             {"dtype", existing["dtype"]},
                             {"dataset", existing["dataset"]}};
+    if (existing.value("token_rows", false)) existing_config["token_rows"] = true;
     GOLGI_CHECK(!existing.value("complete", false), "'", dir_,
                 "' already holds a complete activation store; record into a new folder or delete it");
     GOLGI_CHECK(existing_config == wanted, "'", dir_,
@@ -84,14 +88,23 @@ ActivationStoreWriter::ActivationStoreWriter(std::string dir, StoreConfig config
     buffers_[h.name];
   }
   io::make_dirs(dir_ + "/sample_ids");
+  if (config_.token_rows) io::make_dirs(dir_ + "/positions");
 }
 
 ActivationStoreWriter::~ActivationStoreWriter() = default;
 
-void ActivationStoreWriter::append(const std::map<std::string, at::Tensor>& batch, const at::Tensor& sample_ids) {
+void ActivationStoreWriter::append(const std::map<std::string, at::Tensor>& batch, const at::Tensor& sample_ids,
+                                   const at::Tensor& positions) {
   GOLGI_CHECK(!finished_, "activation store '", dir_, "' is already finished");
   GOLGI_CHECK(sample_ids.dim() == 1, "sample_ids must be 1-D, got shape ", sample_ids.sizes());
   int64_t rows = sample_ids.size(0);
+  if (config_.token_rows) {
+    GOLGI_CHECK(positions.defined() && positions.dim() == 1 && positions.size(0) == rows, "a token store needs ",
+                "positions [", rows, "] (one per row), got ", positions.defined() ? positions.sizes() : at::IntArrayRef{});
+  } else {
+    GOLGI_CHECK(!positions.defined(), "positions were given to activation store '", dir_,
+                "', which has one row per sample; create it with token_rows = true");
+  }
   for (const auto& h : config_.hooks) {
     auto it = batch.find(h.name);
     GOLGI_CHECK(it != batch.end(), "batch for activation store '", dir_, "' lacks hook '", h.name, "'");
@@ -103,6 +116,7 @@ void ActivationStoreWriter::append(const std::map<std::string, at::Tensor>& batc
     buffers_[h.name].push_back(t.detach().to(torch::kCPU, config_.dtype == "float16" ? torch::kHalf : torch::kFloat));
   }
   id_buffers_.push_back(sample_ids.to(torch::kLong).cpu());
+  if (config_.token_rows) position_buffers_.push_back(positions.to(torch::kLong).cpu());
   rows_buffered_ += rows;
   while (rows_buffered_ >= config_.shard_rows) flush_shard(config_.shard_rows);
 }
@@ -125,9 +139,13 @@ void ActivationStoreWriter::flush_shard(int64_t rows) {
   }
   std::string ids_rel = shard_file("sample_ids", shard);
   io::save_npy(dir_ + "/" + ids_rel, take(id_buffers_));
-  index_["shards"].push_back({{"rows", {rows_committed_, rows_committed_ + rows}},
-                              {"sample_ids", ids_rel},
-                              {"files", files}});
+  Json shard_entry = {{"rows", {rows_committed_, rows_committed_ + rows}}, {"sample_ids", ids_rel}, {"files", files}};
+  if (config_.token_rows) {
+    std::string positions_rel = shard_file("positions", shard);
+    io::save_npy(dir_ + "/" + positions_rel, take(position_buffers_));
+    shard_entry["positions"] = positions_rel;
+  }
+  index_["shards"].push_back(shard_entry);
   rows_committed_ += rows;
   rows_buffered_ -= rows;
   index_["rows"] = rows_committed_;
@@ -173,8 +191,8 @@ at::Tensor ActivationStoreReader::read_files(const std::string& key, int64_t beg
   for (const auto& shard : index_["shards"]) {
     int64_t lo = shard["rows"][0], hi = shard["rows"][1];
     if (hi <= begin || lo >= end) continue;
-    std::string rel = key == "sample_ids" ? shard["sample_ids"].get<std::string>()
-                                          : shard["files"][key].get<std::string>();
+    std::string rel = key == "sample_ids" || key == "positions" ? shard[key].get<std::string>()
+                                                                : shard["files"][key].get<std::string>();
     at::Tensor t = io::load_npy(dir_ + "/" + rel);
     parts.push_back(t.slice(0, std::max(begin, lo) - lo, std::min(end, hi) - lo));
   }
@@ -182,15 +200,26 @@ at::Tensor ActivationStoreReader::read_files(const std::string& key, int64_t beg
   return torch::cat(parts, 0);
 }
 
-at::Tensor ActivationStoreReader::read(const std::string& hook, int64_t begin, int64_t end) const {
+std::vector<int64_t> ActivationStoreReader::hook_shape(const std::string& hook) const {
   auto names = hook_names();
-  bool known = std::find(names.begin(), names.end(), hook) != names.end();
-  if (!known) {
-    std::string hint = did_you_mean(hook, names);
-    GOLGI_FAIL("activation store '", dir_, "' has no hook '", hook, "'", hint.empty() ? "" : "; " + hint,
-               " (it has: ", join(names, ", "), ")");
-  }
+  for (const auto& h : index_["hooks"])
+    if (h["name"] == hook) return h["shape"].get<std::vector<int64_t>>();
+  std::string hint = did_you_mean(hook, names);
+  GOLGI_FAIL("activation store '", dir_, "' has no hook '", hook, "'", hint.empty() ? "" : "; " + hint,
+             " (it has: ", join(names, ", "), ")");
+}
+
+at::Tensor ActivationStoreReader::read(const std::string& hook, int64_t begin, int64_t end) const {
+  hook_shape(hook);  // unknown hooks: the error lists the store's hooks
   return read_files(hook, begin, end).to(torch::kFloat);
+}
+
+bool ActivationStoreReader::token_rows() const { return index_.value("token_rows", false); }
+
+at::Tensor ActivationStoreReader::positions(int64_t begin, int64_t end) const {
+  GOLGI_CHECK(token_rows(), "activation store '", dir_, "' has one row per sample, so its rows have no token ",
+              "positions; record a language model to get token rows");
+  return read_files("positions", begin, end);
 }
 
 at::Tensor ActivationStoreReader::sample_ids(int64_t begin, int64_t end) const {
