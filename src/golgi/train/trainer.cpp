@@ -1,7 +1,5 @@
 #include "golgi/train/trainer.h"
 
-#include <csignal>
-#include <atomic>
 #include <chrono>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -10,6 +8,7 @@
 #include "golgi/core/progress.h"
 #include "golgi/core/runtime.h"
 #include "golgi/core/seed.h"
+#include "golgi/core/stop_signal.h"
 #include "golgi/core/version.h"
 #include "golgi/core/strings.h"
 #include "golgi/data/registry.h"
@@ -108,29 +107,6 @@ std::string output_dir(const TrainOptions& options) {
 }
 
 namespace {
-
-std::atomic<int> g_stop_signal{0};
-extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
-
-// Installs SIGINT/SIGTERM handlers for the lifetime of a training run, restoring the old ones.
-class SignalScope {
- public:
-  SignalScope() {
-    g_stop_signal = 0;
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~SignalScope() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 // Everything about the loop's position that a checkpoint must carry besides tensors.
 struct LoopState {
@@ -324,7 +300,7 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
                  state.batch);
   }
 
-  SignalScope signals;
+  StopSignalScope signals;
   auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return state.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   auto checkpoint = [&] {
@@ -361,10 +337,10 @@ TrainResult train(const TrainOptions& options, const Json& model_options, const 
                                        loss_value, lr));
       progress.set(state.step);
       bool last_batch = state.batch + 1 == batches || state.step == total_steps;
-      if (g_stop_signal || (options.max_steps() > 0 && state.step >= options.max_steps())) {
+      if (stop_requested() || (options.max_steps() > 0 && state.step >= options.max_steps())) {
         state.batch += 1;  // the checkpoint records the next batch to run
         checkpoint();
-        result.interrupted = g_stop_signal != 0;
+        result.interrupted = stop_requested() != 0;
         stopped = true;
         break;
       }
