@@ -111,6 +111,8 @@ std::unique_ptr<Annotator> make_language_neurons_annotator();
 std::unique_ptr<Annotator> make_convergent_annotator();
 std::unique_ptr<Annotator> make_lottery_annotator();
 std::unique_ptr<Annotator> make_nap_annotator();
+std::unique_ptr<Annotator> make_snmf_annotator();
+std::unique_ptr<Annotator> make_sae_annotator();
 std::unique_ptr<Annotator> make_variance_explained_annotator();
 
 }  // namespace golgi::atlas
