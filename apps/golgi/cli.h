@@ -48,6 +48,9 @@ Command add_compare(CLI::App& app);   // convergent learning (methods/convergent
 Command add_prune(CLI::App& app);     // lottery tickets (methods/lottery)
 Command add_nap(CLI::App& app);       // the `nap` group: neural activation patterns (methods/nap_spec)
 Command add_analyze(CLI::App& app);   // the `analyze` group (variance-explained: methods/repr_bias)
+Command add_snmf(CLI::App& app);     // semi-NMF of activations (methods/snmf)
+Command add_sae(CLI::App& app);      // the `sae` group: sparse autoencoders (methods/sae)
+Command add_select(CLI::App& app);   // SAE-based data selection (methods/sae_select)
 // Subcommands of `neurons` that live in files of their own (cmd_neurons_<name>.cpp).
 Command add_neurons_decode(CLI::App& group);
 Command add_neurons_relation(CLI::App& group);
