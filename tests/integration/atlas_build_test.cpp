@@ -241,6 +241,18 @@ TEST(AtlasBuild, BadInputGetsOneClearError) {
   EXPECT_FALSE(golgi::io::file_exists(dir + "/x.db"));
 }
 
+TEST(AtlasBuild, BareOutputFileNameLandsInTheCurrentFolder) {
+  // `--out atlas.db` (no folder) used to fail with "cannot create a folder with an empty path".
+  auto dir = golgi::testing::scratch_dir("atlas_bare_name");
+  const std::string model = std::filesystem::absolute(cnn_dir()).string();
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  auto r = run_cli("--threads 1 --quiet atlas build --model " + model + " --limit 20 --batch-size 8 --exemplars 2 --out bare.db");
+  std::filesystem::current_path(previous);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(golgi::io::file_exists(dir + "/bare.db"));
+}
+
 }  // namespace
 
 namespace {

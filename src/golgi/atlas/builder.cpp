@@ -416,7 +416,9 @@ AtlasBuildResult build_atlas(const AtlasBuildOptions& options) {
     fs::remove(partial);
     fs::remove(stream_state);
   }
-  io::make_dirs(fs::path(options.out()).parent_path().string());
+  // A bare file name (`--out atlas.db`) lives in the current folder: nothing to create.
+  const std::string out_folder = fs::path(options.out()).parent_path().string();
+  if (!out_folder.empty()) io::make_dirs(out_folder);
   bool fresh = !io::file_exists(partial);
   Database db(partial, Database::Mode::Create);
   if (fresh) {
