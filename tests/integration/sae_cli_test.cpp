@@ -138,6 +138,36 @@ TEST(SaeCli, BadInputsAreOneLineErrors) {
   EXPECT_NE(help.out.find("--l1-coefficient"), std::string::npos);
 }
 
+// `golgi select` refuses bad input with one clear line: missing files, a fraction outside (0, 1],
+// an unknown method, a missing SAE folder, and an SAE whose width is not the hook's.
+TEST(SelectCli, BadInputsAreOneLineErrors) {
+  const std::string dir = golgi::testing::scratch_dir("select_cli_errors");
+  const std::string model = golgi::testing::source_dir() + "/assets/models/tiny-multilingual";
+  const std::string sae = dir + "/sae7";
+  golgi::methods::SparseAutoencoder(7, golgi::methods::SaeOptions().latents(8).k(2)).save(sae);
+  for (const std::string name : {"pool.txt", "target.txt"}) {
+    FILE* f = std::fopen((dir + "/" + name).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("Der Hund schläft.\nThe cat sleeps.\n", f);
+    std::fclose(f);
+  }
+  auto expect_error = [](const std::string& args, const std::string& needle) {
+    auto r = run_cli("--quiet " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+  };
+  const std::string files = " --target " + dir + "/target.txt --out " + dir + "/picked.jsonl";
+  const std::string base = "select --model " + model + " --sae " + sae + " --hook blocks.2.mlp.hook_post" + files;
+  expect_error(base + " --pool " + dir + "/nowhere.jsonl", "does not exist");
+  expect_error(base + " --pool " + dir + "/pool.txt --fraction 0", "fraction");
+  expect_error(base + " --pool " + dir + "/pool.txt --method bm25", "jaccard");
+  expect_error("select --model " + model + " --sae " + dir + "/no_sae --hook blocks.2.mlp.hook_post --pool " + dir +
+                   "/pool.txt" + files,
+               "--sae");
+  expect_error(base + " --pool " + dir + "/pool.txt", "width");
+  EXPECT_FALSE(golgi::io::file_exists(dir + "/picked.jsonl"));
+}
+
 // `sae train --annotate MODEL_DIR` on a token store of the bundled model: MODEL_DIR/sae.json holds
 // the live latents with text contexts, and `atlas build --annotators sae` writes one sae_latent
 // annotation per (neuron, live latent) listed for the neuron.
