@@ -51,6 +51,8 @@ Command add_analyze(CLI::App& app);   // the `analyze` group (variance-explained
 Command add_snmf(CLI::App& app);     // semi-NMF of activations (methods/snmf)
 Command add_sae(CLI::App& app);      // the `sae` group: sparse autoencoders (methods/sae)
 Command add_select(CLI::App& app);   // SAE-based data selection (methods/sae_select)
+Command add_attribute(CLI::App& app);  // attribution maps and PNG overlays (methods/attribution)
+Command add_visualize(CLI::App& app);  // activation maximisation images (methods/feature_vis)
 // Subcommands of `neurons` that live in files of their own (cmd_neurons_<name>.cpp).
 Command add_neurons_decode(CLI::App& group);
 Command add_neurons_relation(CLI::App& group);
@@ -66,6 +68,10 @@ struct ModelAndData {
 // first `limit` samples.
 ModelAndData load_model_and_data(const std::string& model_dir, std::string dataset, const std::string& split,
                                  const std::string& data_dir, int64_t limit);
+
+// "3,17,42" -> {3, 17, 42}; anything else is a golgi::Error naming the flag and showing `example`
+// (e.g. "--ids 3,17,42").
+std::vector<int64_t> parse_index_list(const std::string& text, const std::string& flag, const std::string& example);
 
 // The full command line, for provenance in model cards and results.
 const std::string& command_line();

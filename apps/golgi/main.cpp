@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
                                    add_tokenize(app), add_tokenizer(app), add_neurons(app),  add_atlas(app),
                                    add_serve(app),    add_demo(app),     add_data(app),
                                    add_simulate(app), add_compare(app),  add_prune(app),    add_nap(app),
-                                   add_analyze(app), add_snmf(app), add_sae(app), add_select(app)};
+                                   add_analyze(app), add_snmf(app), add_sae(app), add_select(app),
+                                   add_attribute(app), add_visualize(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

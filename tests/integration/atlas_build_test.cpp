@@ -135,6 +135,25 @@ TEST(AtlasBuild, CnnStatisticsAndExemplarsMatchAnIndependentPass) {
   EXPECT_EQ(j["annotators"].count("lmhead-decode"), 0u);
   EXPECT_EQ(j["build"]["complete"], true);
 
+  // feature-vis: one activation-maximisation image per neuron (at most 256 per hook), each a
+  // stored PNG; the class images raise their own class above chance.
+  EXPECT_EQ(j["annotators"].count("feature-vis"), 1u);
+  auto vis = db.prepare(
+      "SELECT h.kind, min(h.neurons, 256), count(*), sum(i.id IS NOT NULL), avg(json_extract(a.value_json, "
+      "'$.probability')) FROM annotations a JOIN neurons n ON n.id = a.neuron_id JOIN hooks h ON h.id = n.hook_id "
+      "LEFT JOIN images i ON i.id = json_extract(a.value_json, '$.image_id') WHERE a.kind = 'feature_vis' "
+      "GROUP BY h.id");
+  int64_t vis_hooks = 0;
+  while (vis.step()) {
+    EXPECT_EQ(vis.integer(2), vis.integer(1)) << vis.text(0);
+    EXPECT_EQ(vis.integer(3), vis.integer(2)) << vis.text(0);
+    if (vis.text(0) == "logits") EXPECT_GT(vis.real(4), 0.5);
+    ++vis_hooks;
+  }
+  auto hook_count = db.prepare("SELECT count(*) FROM hooks");
+  ASSERT_TRUE(hook_count.step());
+  EXPECT_EQ(vis_hooks, hook_count.integer(0));
+
   // A complete atlas is left alone.
   auto again = run_cli(cnn_args(out, 300));
   ASSERT_EQ(again.exit_code, 0) << again.out;

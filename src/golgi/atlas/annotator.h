@@ -114,5 +114,6 @@ std::unique_ptr<Annotator> make_nap_annotator();
 std::unique_ptr<Annotator> make_snmf_annotator();
 std::unique_ptr<Annotator> make_sae_annotator();
 std::unique_ptr<Annotator> make_variance_explained_annotator();
+std::unique_ptr<Annotator> make_feature_vis_annotator();
 
 }  // namespace golgi::atlas

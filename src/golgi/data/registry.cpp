@@ -1,5 +1,8 @@
 #include "golgi/data/registry.h"
 
+// Loaders declared in their own headers.
+#include "golgi/data/block_fmnist.h"
+
 namespace golgi::data {
 
 const Registry<DatasetEntry>& dataset_registry() {

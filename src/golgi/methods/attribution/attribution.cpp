@@ -14,6 +14,7 @@
 #include "golgi/core/seed.h"
 #include "golgi/hooks/neuron_ref.h"
 #include "golgi/hooks/scoped_hooks.h"
+#include "golgi/methods/attribution/frozen_eval_guard.h"
 #include "golgi/models/model.h"
 
 namespace golgi::methods {
@@ -43,30 +44,6 @@ const OptionSchema<AttributionOptions>& AttributionOptions::schema() {
 }
 
 namespace {
-
-// Eval mode and frozen parameters for the duration of an attribution; both restored on exit
-// (also when an error is thrown), so a model in training keeps training afterwards.
-class FrozenEvalGuard {
- public:
-  explicit FrozenEvalGuard(models::Model& model) : model_(model), was_training_(model.is_training()) {
-    model_.eval();
-    for (auto& p : model_.parameters()) {
-      params_.emplace_back(p, p.requires_grad());
-      p.set_requires_grad(false);
-    }
-  }
-  ~FrozenEvalGuard() {
-    for (auto& [p, requires] : params_) p.set_requires_grad(requires);
-    model_.train(was_training_);
-  }
-  FrozenEvalGuard(const FrozenEvalGuard&) = delete;
-  FrozenEvalGuard& operator=(const FrozenEvalGuard&) = delete;
-
- private:
-  models::Model& model_;
-  bool was_training_;
-  std::vector<std::pair<at::Tensor, bool>> params_;
-};
 
 // Maps the clean site values of a group of rows [n, ...] to the values to evaluate [n, ...].
 using Transform = std::function<at::Tensor(const at::Tensor& clean)>;
